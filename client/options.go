@@ -1,0 +1,250 @@
+package client
+
+import (
+	"fmt"
+	"log/slog"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/switchboardhq/switchboard/protocol"
+)
+
+// Options configure a Client. Name is required; every other field has a
+// default, stated in its comment, that its zero value selects.
+type Options struct {
+	// Name identifies the client; the server stamps it on every message the
+	// client publishes as publisher_name. Required: 1–64 characters from
+	// A-Z a-z 0-9 _ . - @ :.
+	Name string
+	// SessionID is the isolation scope the client joins. Default
+	// "session-" + Name.
+	SessionID string
+	// Token is sent in hello for servers that require authentication.
+	// Default none.
+	Token string
+
+	// Header holds extra HTTP headers for the WebSocket handshake, for
+	// example Authorization for a proxy. It accepts an http.Header value.
+	// Native only: browsers cannot set handshake headers, and the js/wasm
+	// build ignores it.
+	Header map[string][]string
+	// Compression negotiates permessage-deflate (without context takeover).
+	// Default off. Native only: browsers negotiate compression themselves.
+	Compression bool
+	// ConnectTimeout bounds each connection attempt: the WebSocket handshake
+	// and hello → welcome. Default 10s.
+	ConnectTimeout time.Duration
+	// WriteTimeout bounds writing one frame. A write that takes longer drops
+	// the connection (and the client reconnects). Default 10s. Browsers
+	// never block on writes, so it has no effect there.
+	WriteTimeout time.Duration
+	// ReadLimit is the largest frame accepted from the server. Default
+	// 1 MiB (protocol.ClientMaxFrameBytes); never less than the server's
+	// max_frame_bytes plus 64 KiB, so that any message a peer may publish
+	// fits.
+	ReadLimit int64
+
+	// Echo, when set, asks the server whether to deliver the client's own
+	// publishes back to it when it is subscribed to their topic. Default:
+	// the server's (true).
+	Echo *bool
+
+	// DisableReconnect makes any lost connection final. Default: the client
+	// reconnects automatically (see the package documentation).
+	DisableReconnect bool
+	// MinBackoff is the base of the exponential backoff between reconnect
+	// attempts. Default 100ms.
+	MinBackoff time.Duration
+	// MaxBackoff caps the backoff between reconnect attempts. Default 10s.
+	MaxBackoff time.Duration
+	// DisableJitter turns off the full jitter that spreads reconnecting
+	// clients: attempt n waits a random time in [0, min(MaxBackoff,
+	// MinBackoff·2ⁿ)] by default, exactly that bound with DisableJitter.
+	DisableJitter bool
+	// RateLimitBackoff is added to the backoff after the server closed the
+	// connection with 4429 (persistent rate limiting) or refused it with
+	// HTTP 429. Default 30s.
+	RateLimitBackoff time.Duration
+	// MaxReconnectAttempts is the number of consecutive failed attempts
+	// after which the client gives up and closes with ErrReconnectFailed.
+	// Default 0: try forever.
+	MaxReconnectAttempts int
+
+	// Outage decides what publishing does while the client is between
+	// connections. Default OutageBuffer.
+	Outage OutagePolicy
+	// MaxBufferedMessages bounds the objects queued for sending (while
+	// connected, and during an outage with OutageBuffer). Default 4096.
+	MaxBufferedMessages int
+	// MaxBufferedBytes bounds the bytes queued for sending. Default 4 MiB.
+	MaxBufferedBytes int
+
+	// CallTimeout bounds acknowledged calls (Subscribe, Publish, Reply,
+	// Send, Ping) whose context has no deadline. Default 10s.
+	CallTimeout time.Duration
+	// RequestTimeout is the timeout of a Request whose context has no
+	// deadline; it is sent to the server as timeout_ms. Default 5s, at most
+	// 60s.
+	RequestTimeout time.Duration
+
+	// DispatchQueueSize bounds the messages waiting for the handler
+	// goroutine. When it is full, further messages are dropped and
+	// ErrSlowConsumer is reported to OnError. Default 4096.
+	DispatchQueueSize int
+
+	// OnState is called on every change of connection state, in order, on
+	// the handler goroutine. Default none.
+	OnState func(State)
+	// OnError receives asynchronous errors: a server error for an object
+	// sent without an id (PublishAsync, Respond), a failed resubscribe,
+	// ErrSlowConsumer, why a connection was lost. Called on the handler
+	// goroutine. Default none (errors are logged at debug level).
+	OnError func(error)
+	// DefaultHandler receives messages that match no handler: direct sends,
+	// broadcasts and operator messages on topics without a handler. Called
+	// on the handler goroutine. Default none (such messages are dropped).
+	DefaultHandler func(*Message)
+
+	// Logger receives the client's diagnostics. Default: discarded.
+	Logger *slog.Logger
+}
+
+// OutagePolicy decides what publishing does while the client is between
+// connections.
+type OutagePolicy int
+
+const (
+	// OutageBuffer queues publishes, requests, replies, sends and pings
+	// made during an outage, up to MaxBufferedMessages and
+	// MaxBufferedBytes, and sends them in order after the client has
+	// reconnected and resubscribed. Beyond the bound, calls fail with
+	// ErrBufferFull. Acknowledged calls keep waiting for their answer until
+	// their context ends.
+	OutageBuffer OutagePolicy = iota
+	// OutageFail makes calls fail at once with ErrNotConnected during an
+	// outage, and drops what was queued but unsent when the connection
+	// was lost (acknowledged calls among them fail with ErrConnectionLost).
+	OutageFail
+)
+
+func (p OutagePolicy) String() string {
+	switch p {
+	case OutageBuffer:
+		return "buffer"
+	case OutageFail:
+		return "fail"
+	}
+	return fmt.Sprintf("OutagePolicy(%d)", int(p))
+}
+
+// State is the client's connection state.
+type State int
+
+const (
+	// StateConnecting: Dial is establishing the first connection.
+	StateConnecting State = iota
+	// StateConnected: hello was answered with welcome; subscriptions are
+	// being (re)established.
+	StateConnected
+	// StateReconnecting: the connection was lost and the client is trying
+	// to get a new one, with backoff.
+	StateReconnecting
+	// StateClosed: final. Close was called, the server closed with a
+	// terminal code, or reconnecting gave up.
+	StateClosed
+)
+
+func (s State) String() string {
+	switch s {
+	case StateConnecting:
+		return "connecting"
+	case StateConnected:
+		return "connected"
+	case StateReconnecting:
+		return "reconnecting"
+	case StateClosed:
+		return "closed"
+	}
+	return fmt.Sprintf("State(%d)", int(s))
+}
+
+// Defaults of Options.
+const (
+	DefaultConnectTimeout      = 10 * time.Second
+	DefaultWriteTimeout        = 10 * time.Second
+	DefaultMinBackoff          = 100 * time.Millisecond
+	DefaultMaxBackoff          = 10 * time.Second
+	DefaultRateLimitBackoff    = 30 * time.Second
+	DefaultMaxBufferedMessages = 4096
+	DefaultMaxBufferedBytes    = 4 << 20
+	DefaultCallTimeout         = 10 * time.Second
+	DefaultDispatchQueueSize   = 4096
+)
+
+// withDefaults validates o and fills in its defaults.
+func (o Options) withDefaults() (Options, error) {
+	if err := protocol.ValidateName(o.Name); err != nil {
+		return o, err
+	}
+	if o.SessionID == "" {
+		o.SessionID = protocol.DefaultSessionID(o.Name)
+	}
+	if err := protocol.ValidateSessionID(o.SessionID); err != nil {
+		return o, err
+	}
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&o.ConnectTimeout, DefaultConnectTimeout)
+	def(&o.WriteTimeout, DefaultWriteTimeout)
+	def(&o.MinBackoff, DefaultMinBackoff)
+	def(&o.MaxBackoff, DefaultMaxBackoff)
+	def(&o.RateLimitBackoff, DefaultRateLimitBackoff)
+	def(&o.CallTimeout, DefaultCallTimeout)
+	def(&o.RequestTimeout, protocol.DefaultRequestTimeout)
+	o.RequestTimeout = min(o.RequestTimeout, protocol.MaxRequestTimeout)
+	o.MaxBackoff = max(o.MaxBackoff, o.MinBackoff)
+	if o.ReadLimit <= 0 {
+		o.ReadLimit = protocol.ClientMaxFrameBytes
+	}
+	if o.MaxBufferedMessages <= 0 {
+		o.MaxBufferedMessages = DefaultMaxBufferedMessages
+	}
+	if o.MaxBufferedBytes <= 0 {
+		o.MaxBufferedBytes = DefaultMaxBufferedBytes
+	}
+	if o.DispatchQueueSize <= 0 {
+		o.DispatchQueueSize = DefaultDispatchQueueSize
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	return o, nil
+}
+
+// normalizeURL accepts ws, wss, http and https URLs (the last two as ws and
+// wss) and adds the endpoint path /ws when the URL has none.
+func normalizeURL(raw string) (string, error) {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "", fmt.Errorf("%w: %v", ErrInvalidURL, err)
+	}
+	switch strings.ToLower(u.Scheme) {
+	case "ws", "http":
+		u.Scheme = "ws"
+	case "wss", "https":
+		u.Scheme = "wss"
+	default:
+		return "", fmt.Errorf("%w: scheme must be ws or wss: %q", ErrInvalidURL, raw)
+	}
+	if u.Host == "" {
+		return "", fmt.Errorf("%w: no host: %q", ErrInvalidURL, raw)
+	}
+	if u.Path == "" {
+		u.Path = "/ws"
+	}
+	return u.String(), nil
+}

@@ -1,0 +1,284 @@
+package client
+
+import (
+	"context"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboardhq/switchboard/protocol"
+)
+
+// Subscription is a handler registration: by Subscribe, which also holds a
+// subscription on the server, or by OnMessage, which does not.
+type Subscription struct {
+	c       *Client
+	pattern string
+	fn      func(*Message)
+	entry   *subEntry // nil for OnMessage
+	removed atomic.Bool
+}
+
+// Pattern returns the topic or pattern the subscription was made for.
+func (s *Subscription) Pattern() string { return s.pattern }
+
+// subEntry is one subscription on the server, shared by every Subscription
+// of the same pattern. It is re-established on every new connection.
+type subEntry struct {
+	pattern string
+	refs    int
+	ready   chan struct{} // closed on the first ack, or on failure
+	err     error         // why it failed before its first ack
+	settled bool          // ready is closed
+	// For recovery after a reconnect (topics without wildcards only): the
+	// stream's epoch from the last ack and the highest seq received.
+	epoch   string
+	lastSeq uint64
+}
+
+// settle closes ready once, with err (nil: subscribed).
+func (e *subEntry) settle(err error) {
+	if !e.settled {
+		e.settled, e.err = true, err
+		close(e.ready)
+	}
+}
+
+// Subscribe subscribes to a topic or pattern ("orders.*", "orders.>") and
+// returns once the server acknowledged it. handler, if not nil, receives
+// every message whose topic matches pattern, including messages sent
+// directly to this client on such a topic; with a nil handler, messages go
+// to OnMessage handlers and then to Options.DefaultHandler. Several
+// Subscriptions may share a pattern: the server holds one subscription,
+// released with the last Unsubscribe.
+//
+// Subscriptions are re-established after every reconnect; Subscribe called
+// while the client is reconnecting waits for the next connection (until ctx
+// ends). A refusal by the server is returned as a *protocol.Error
+// (bad_request, too_large, forbidden). Without a deadline in ctx,
+// Options.CallTimeout applies; on a timeout the subscription is removed.
+func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Message)) (*Subscription, error) {
+	op := "subscribe " + quote(pattern)
+	if _, err := protocol.ValidatePattern(pattern); err != nil {
+		return nil, wrap(op, err)
+	}
+	if _, ok := ctx.Deadline(); !ok {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
+		defer cancel()
+	}
+	c.mu.Lock()
+	if c.closed {
+		err := c.closedErrLocked()
+		c.mu.Unlock()
+		return nil, wrap(op, err)
+	}
+	e := c.subs[pattern]
+	if e == nil {
+		e = &subEntry{pattern: pattern, ready: make(chan struct{})}
+		c.subs[pattern] = e
+		if c.cn != nil {
+			c.out.push(c.subscribeItemLocked(e))
+			c.signalWriterLocked()
+		}
+	}
+	e.refs++
+	s := &Subscription{c: c, pattern: pattern, fn: handler, entry: e}
+	c.addHandlerLocked(s) // before the ack: messages may arrive first
+	c.mu.Unlock()
+
+	select {
+	case <-e.ready:
+		if e.err != nil {
+			s.unsubscribe()
+			return nil, wrap(op, e.err)
+		}
+		return s, nil
+	case <-ctx.Done():
+		s.unsubscribe()
+		return nil, wrap(op, ctx.Err())
+	}
+}
+
+// OnMessage registers fn for messages whose topic matches pattern, without
+// subscribing: for messages sent to this client directly, or together with
+// a Subscribe with a nil handler (the original framework's shape:
+// SubscribeTopic(topic) then OnMessage(topic, fn)). Unsubscribe on the
+// returned Subscription removes the handler.
+func (c *Client) OnMessage(pattern string, fn func(*Message)) (*Subscription, error) {
+	if _, err := protocol.ValidatePattern(pattern); err != nil {
+		return nil, wrap("on message "+quote(pattern), err)
+	}
+	s := &Subscription{c: c, pattern: pattern, fn: fn}
+	c.mu.Lock()
+	c.addHandlerLocked(s)
+	c.mu.Unlock()
+	return s, nil
+}
+
+// Unsubscribe removes the handler at once: it is not called again, except
+// for a call already started. When it is the last Subscription of its
+// pattern, an unsubscribe is sent to the server without waiting for the
+// ack. Unsubscribe is idempotent and returns nil; it returns ErrClosed
+// when the client is closed.
+func (s *Subscription) Unsubscribe() error {
+	if !s.unsubscribe() {
+		return wrap("unsubscribe "+quote(s.pattern), ErrClosed)
+	}
+	return nil
+}
+
+// unsubscribe reports false when the client is closed.
+func (s *Subscription) unsubscribe() bool {
+	c := s.c
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if s.removed.Swap(true) {
+		return !c.closed
+	}
+	if s.fn != nil {
+		c.handlers = deleteHandler(c.handlers, s)
+	}
+	e := s.entry
+	if e == nil || c.closed {
+		return !c.closed
+	}
+	e.refs--
+	if e.refs > 0 || c.subs[e.pattern] != e {
+		return true
+	}
+	delete(c.subs, e.pattern)
+	// If the subscribe is still queued, dropping it is enough.
+	sentSub := true
+	for _, cl := range c.pending {
+		if cl.sub == e && cl.queued {
+			c.forgetLocked(cl)
+			sentSub = false
+		}
+	}
+	if c.cn != nil && sentSub {
+		cl := &call{id: c.newID(), unsub: true}
+		c.pending[cl.id] = cl
+		cl.queued = true
+		c.out.push(outItem{
+			data:    appendObject(nil, &protocol.Frame{Type: protocol.TypeUnsubscribe, ID: cl.id, Topic: e.pattern}),
+			call:    cl,
+			control: true,
+		})
+		c.signalWriterLocked()
+	}
+	return true
+}
+
+func (c *Client) addHandlerLocked(s *Subscription) {
+	if s.fn == nil {
+		return
+	}
+	hs := make([]*Subscription, len(c.handlers), len(c.handlers)+1)
+	copy(hs, c.handlers)
+	c.handlers = append(hs, s)
+}
+
+// deleteHandler returns a copy of hs without s (copy on write: the handler
+// goroutine may be iterating over hs).
+func deleteHandler(hs []*Subscription, s *Subscription) []*Subscription {
+	out := make([]*Subscription, 0, len(hs))
+	for _, h := range hs {
+		if h != s {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+// subscribeItemLocked encodes a subscribe for e with a fresh id and
+// registers its call. On a reconnect, a topic without wildcards asks for the
+// messages it missed (since the last seq received in the acked epoch).
+func (c *Client) subscribeItemLocked(e *subEntry) outItem {
+	cl := &call{id: c.newID(), sub: e, queued: true}
+	c.pending[cl.id] = cl
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: cl.id, Topic: e.pattern}
+	if e.epoch != "" && !protocol.IsMeta(e.pattern) && !protocol.HasWildcard(e.pattern) {
+		f.Since = &protocol.Since{Seq: e.lastSeq, Epoch: e.epoch}
+	}
+	return outItem{data: appendObject(nil, &f), call: cl, control: true}
+}
+
+// subAnsweredLocked handles the server's answer to a subscribe of e.
+func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
+	if c.subs[e.pattern] != e {
+		return // unsubscribed meanwhile
+	}
+	if err == nil {
+		if f.Epoch != "" {
+			if f.Epoch != e.epoch {
+				e.lastSeq = f.SeqValue()
+			}
+			e.epoch = f.Epoch
+		}
+		if f.Recovered != nil && !*f.Recovered {
+			c.log.Info("switchboard: messages missed during the outage are not recoverable", "topic", e.pattern)
+		}
+		e.settle(nil)
+		return
+	}
+	// Refused: the subscription is gone, with every handler on it.
+	delete(c.subs, e.pattern)
+	hs := c.handlers[:0:0]
+	for _, h := range c.handlers {
+		if h.entry == e {
+			h.removed.Store(true)
+		} else {
+			hs = append(hs, h)
+		}
+	}
+	c.handlers = hs
+	if e.settled {
+		c.reportError(wrap("resubscribe "+quote(e.pattern), err))
+	}
+	e.settle(err)
+}
+
+// handleMessage turns a message frame into a Message for the handler
+// goroutine. It runs on the reader.
+func (c *Client) handleMessage(f *protocol.Frame) {
+	m := &Message{
+		Topic:         f.Topic,
+		Payload:       f.Payload,
+		PublisherName: f.PublisherName,
+		SessionID:     f.SessionID,
+		Seq:           f.SeqValue(),
+		ReplyTo:       f.ReplyTo,
+		From:          f.From,
+		c:             c,
+	}
+	if f.Timestamp != "" {
+		m.Timestamp, _ = time.Parse(time.RFC3339Nano, f.Timestamp)
+	}
+	if m.Seq != 0 {
+		c.mu.Lock()
+		if e := c.subs[m.Topic]; e != nil && m.Seq > e.lastSeq {
+			e.lastSeq = m.Seq
+		}
+		c.mu.Unlock()
+	}
+	c.disp.pushMessage(m)
+}
+
+// deliver runs on the handler goroutine: every handler whose pattern
+// matches, in registration order, else the default handler.
+func (c *Client) deliver(m *Message) {
+	c.mu.Lock()
+	hs := c.handlers
+	c.mu.Unlock()
+	matched := false
+	for _, h := range hs {
+		if h.removed.Load() || !protocol.Match(h.pattern, m.Topic) {
+			continue
+		}
+		matched = true
+		h.fn(m)
+	}
+	if !matched && c.opts.DefaultHandler != nil {
+		c.opts.DefaultHandler(m)
+	}
+}
