@@ -1,0 +1,264 @@
+/**
+ * Switchboard's browser client: the same Go client and end-to-end crypto as
+ * the native SDK, compiled to WebAssembly and exposed as this JavaScript API.
+ *
+ * ```js
+ * import { load } from 'http://localhost:8080/switchboard.js';
+ *
+ * const sb = await load();
+ * const client = await sb.connect({
+ *   url: 'ws://localhost:8080/ws',
+ *   name: 'web-1',
+ *   sessionId: 'demo',
+ *   passphrase: 'correct horse battery staple', // optional: end-to-end encryption
+ * });
+ * await client.subscribe('chat.>', (msg) => console.log(msg.topic, msg.payload));
+ * const seq = await client.publish('chat.room1', { text: 'hello' });
+ * ```
+ *
+ * Serving: `switchboard.js`, `wasm_exec.js` and `switchboard.wasm` come from
+ * the Switchboard server. A page on another origin needs that origin in the
+ * server's `--allowed-origins` (for the WebSocket and for the CORS headers
+ * that the module import and the wasm fetch require), and, under a Content
+ * Security Policy, `script-src … 'wasm-unsafe-eval'`.
+ *
+ * Every method that talks to the server returns a Promise that rejects with
+ * a {@link SwitchboardError}. Callbacks (handlers, `onState`, `onError`) run
+ * one at a time, in order; an exception thrown by a handler is reported to
+ * `onError` (code `'handler'`) and does not stop delivery.
+ *
+ * @packageDocumentation
+ */
+
+/** Options of {@link load}. */
+export interface LoadOptions {
+  /**
+   * Where `switchboard.wasm` and `wasm_exec.js` are served. Default: the
+   * directory `switchboard.js` itself was loaded from, so
+   * `import { load } from 'http://sbhost:8080/switchboard.js'` needs no option.
+   */
+  baseUrl?: string | URL;
+  /** How long to wait for the program to start, in ms. Default 20000. */
+  timeoutMs?: number;
+}
+
+/**
+ * Loads `wasm_exec.js` and `switchboard.wasm` and starts the Go program, once
+ * per page: later calls return the same promise (and ignore a different
+ * `baseUrl`). A failure before the program started (e.g. `not_built`) may be
+ * retried by calling `load()` again.
+ *
+ * @throws {LoadError} (as a rejection) when the files are missing, cannot be
+ *   compiled, or the program does not become ready within `timeoutMs`.
+ */
+export function load(options?: LoadOptions): Promise<Switchboard>;
+
+/** Why {@link load} failed. The message says what to do. */
+export interface LoadError extends Error {
+  readonly name: 'SwitchboardLoadError';
+  /**
+   * - `not_built`: `switchboard.wasm` or `wasm_exec.js` is missing (HTTP 404,
+   *   or not a wasm module): run `go tool task build`.
+   * - `load_failed`: network or HTTP error, or the module does not compile.
+   * - `incompatible`: `wasm_exec.js` and `switchboard.wasm` come from
+   *   different Go versions.
+   * - `start_failed`: the program crashed or exited before it was ready.
+   * - `timeout`: not ready within `timeoutMs`.
+   */
+  readonly code: 'not_built' | 'load_failed' | 'incompatible' | 'start_failed' | 'timeout';
+}
+
+/** The API object the Go program registers. */
+export interface Switchboard {
+  /** The client library's version, e.g. `"0.1.0"`. */
+  readonly version: string;
+
+  /**
+   * Opens a connection, sends `hello` and resolves after `welcome` (and, with
+   * a passphrase or secret, after the session's encryption parameters were
+   * read from `$meta.e2e` or created there and the key check passed).
+   *
+   * Rejects with a {@link SwitchboardError}: e.g. `unauthorized`,
+   * `forbidden`, `bad_request` (invalid name or session id), `timeout`
+   * (no welcome within `connectTimeoutMs`), `network` (the WebSocket could
+   * not open), or `wrong_key` (the passphrase or secret does not match the
+   * one this session was created with).
+   */
+  connect(options: ConnectOptions): Promise<Client>;
+
+  /**
+   * The original framework's one-call helper: connects (with reconnect),
+   * subscribes each topic of `options.subscriptions` to its handler, then
+   * calls `publishAction(client)` and resolves to the client.
+   *
+   * @param name the client name (stamped as `publisherName`).
+   * @param url the WebSocket URL, e.g. `ws://localhost:8080/ws`.
+   * @param sessionId defaults to `` `session-${name}` ``.
+   */
+  createClient(
+    name: string,
+    url: string,
+    options?: { subscriptions?: Record<string, (msg: Message) => void> },
+    publishAction?: (client: Client) => void | Promise<void>,
+    sessionId?: string,
+  ): Promise<Client>;
+}
+
+/** Options of {@link Switchboard.connect}. Zero values mean the default. */
+export interface ConnectOptions {
+  /** WebSocket URL of the server's endpoint, e.g. `wss://sb.example.com/ws`. */
+  url: string;
+  /** Client name, 1–64 characters from `A-Z a-z 0-9 _ . - @ :`; stamped as `publisherName`. */
+  name: string;
+  /** Session to join (fixed for the life of the client). Default `` `session-${name}` ``. */
+  sessionId?: string;
+  /** Credential sent in `hello` (e.g. a JWT from `switchboard token`). Default: none. */
+  token?: string;
+  /**
+   * Enables end-to-end encryption with a key derived from this passphrase
+   * (Argon2id; the salt and parameters live in the session's `$meta.e2e`).
+   * Every member of the session must use the same one. Default: no encryption.
+   */
+  passphrase?: string;
+  /**
+   * Enables end-to-end encryption with a random 256-bit secret shared out of
+   * band (e.g. an invite link's `#fragment`), instead of a passphrase.
+   */
+  secret?: string;
+  /**
+   * Also sign every message (Ed25519) and verify senders' signatures; needs
+   * `passphrase` or `secret`. Default false.
+   */
+  signed?: boolean;
+  /**
+   * Reconnect with exponential backoff after a drop, resubscribe and resume
+   * from history, following the close-code table of the protocol (4000–4399
+   * reconnect, 4400–4499 stop). Default true.
+   */
+  reconnect?: boolean;
+  /** Receive your own publishes on topics you subscribe to. Default true. */
+  echo?: boolean;
+  /** How long to wait for `welcome`, in ms. Default 10000. */
+  connectTimeoutMs?: number;
+  /** Called on every state change (also for the first `'connecting'`). */
+  onState?: (state: ConnectionState) => void;
+  /**
+   * Called for errors that belong to no pending call: a message that failed
+   * to decrypt (`wrong_key`, `tampered`, `replay`, …; the message is dropped),
+   * an `error` from the server without an `id`, a handler that threw
+   * (`handler`), a terminal close (`closed`, with the close code in the
+   * message).
+   */
+  onError?: (error: SwitchboardError) => void;
+}
+
+/**
+ * `'connecting'` until `welcome`; `'connected'`; `'reconnecting'` after a drop
+ * while backing off and retrying (calls made meanwhile wait, bounded); `'closed'`
+ * after {@link Client.close} or a terminal close code (final).
+ */
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'closed';
+
+/** A delivered message. */
+export interface Message {
+  topic: string;
+  /** The payload, already decrypted when it was end-to-end encrypted. */
+  payload: unknown;
+  /** The publisher's client name, stamped by the server (`"$server"` for the operator API). */
+  publisherName: string;
+  /** RFC 3339: the publisher's timestamp if it gave one, else the server's receive time. */
+  timestamp: string;
+  sessionId: string;
+  /** Per (session, topic) sequence number; absent for requests, sends and broadcasts. */
+  seq?: number;
+  /** Set on a message produced by `request`: answer it through `onRequest`. */
+  replyTo?: string;
+  /** Set on a message produced by `send`: the sender's `clientId`. */
+  from?: string;
+  /** True when the payload arrived end-to-end encrypted and was opened by this client. */
+  encrypted: boolean;
+}
+
+/** Protocol error codes (PROTOCOL.md, "Errors"), plus client-side ones. */
+export type ErrorCode =
+  // from the server
+  | 'bad_request' | 'not_ready' | 'unauthorized' | 'forbidden' | 'not_found' | 'conflict'
+  | 'too_large' | 'rate_limited' | 'timeout' | 'no_responders' | 'unsupported' | 'internal'
+  // end-to-end decryption and verification
+  | 'wrong_key' | 'tampered' | 'replay' | 'stale' | 'unsigned' | 'unknown_sender' | 'key_changed'
+  // client side
+  | 'network' | 'closed' | 'handler'
+  | (string & {});
+
+/** An error from the server or the client library. */
+export interface SwitchboardError extends Error {
+  /**
+   * Stable code: a protocol error code (`'forbidden'`, `'timeout'`, …), a
+   * decryption failure (`'wrong_key'`, `'tampered'`, `'replay'`, …) or a
+   * client-side one (`'network'`, `'closed'`, `'handler'`).
+   */
+  code: ErrorCode;
+}
+
+/** An active subscription. */
+export interface Subscription {
+  /** The topic or pattern as subscribed. */
+  readonly pattern: string;
+  /** Stops delivery to this handler; resolves once the server acknowledged. */
+  unsubscribe(): Promise<void>;
+}
+
+/** A connected participant of one session. */
+export interface Client {
+  /** The id the server assigned (`welcome.client_id`); changes after a reconnect. */
+  readonly clientId: string;
+  readonly name: string;
+  readonly sessionId: string;
+  /** True when payloads are end-to-end encrypted (a passphrase or secret was given). */
+  readonly encrypted: boolean;
+
+  /**
+   * Subscribes a handler to a topic or pattern (`*` one token, `>` the rest,
+   * e.g. `chat.>`). Resolves after the server's `ack`.
+   */
+  subscribe(pattern: string, handler: (msg: Message) => void): Promise<Subscription>;
+
+  /**
+   * Publishes to a topic (no wildcards); encrypts the payload first when the
+   * client is encrypted. Resolves to the message's `seq` after the `ack`.
+   * @param payload any JSON-serialisable value.
+   */
+  publish(topic: string, payload: unknown, options?: { timestamp?: string }): Promise<number>;
+
+  /**
+   * Sends a request and resolves to the first reply (its `payload`,
+   * `publisherName`, `timestamp`). Rejects with `timeout` or `no_responders`.
+   * @param options.timeoutMs default 5000, at most 60000.
+   */
+  request(topic: string, payload: unknown, options?: { timeoutMs?: number }): Promise<Message>;
+
+  /**
+   * Answers requests on a topic or pattern: the handler's return value (or
+   * the value its promise resolves to) is sent back as the reply; a thrown
+   * error is reported to `onError` and no reply is sent.
+   */
+  onRequest(pattern: string, handler: (msg: Message) => unknown | Promise<unknown>): Promise<Subscription>;
+
+  /** Delivers a message to one client of the same session (`not_found` otherwise). */
+  send(toClientId: string, topic: string, payload: unknown): Promise<void>;
+
+  /**
+   * Handles messages that match no subscription of this client: direct
+   * sends, operator sends and broadcasts. Replaces the previous default handler.
+   */
+  onDefault(handler: (msg: Message) => void): void;
+
+  /** Sends a protocol `ping`; resolves to the round-trip time in ms. */
+  ping(): Promise<number>;
+
+  /** Closes the connection (code 1000) and stops reconnecting; state becomes `'closed'`. */
+  close(): Promise<void>;
+}
+
+// Presence ("who is in this session") is not part of protocol version 1; it
+// will be added here as `Client.presence(...)` when the server provides it.
