@@ -1,0 +1,491 @@
+package hub
+
+import (
+	"errors"
+	"strconv"
+	"sync/atomic"
+	"time"
+
+	"github.com/switchboardhq/switchboard/protocol"
+)
+
+func perr(code protocol.Code, msg string) *protocol.Error {
+	return &protocol.Error{Code: code, Message: msg}
+}
+
+var (
+	errNotReady   = perr(protocol.CodeNotReady, "send hello first")
+	errNeedID     = perr(protocol.CodeBadRequest, "id required")
+	errNeedTopic  = perr(protocol.CodeBadRequest, "topic required")
+	errNeedPay    = perr(protocol.CodeBadRequest, "payload required")
+	errForeign    = perr(protocol.CodeForbidden, "session_id differs from the connection's session")
+	errNeedIfSeq  = perr(protocol.CodeBadRequest, "if_seq required for $meta. topics")
+	errSinceWild  = perr(protocol.CodeBadRequest, "since is allowed only for topics without wildcards")
+	errNoSub      = perr(protocol.CodeNotFound, "not subscribed")
+	errTooManySub = perr(protocol.CodeTooLarge, "too many subscriptions")
+	errTooManyReq = perr(protocol.CodeTooLarge, "too many pending requests")
+	errNoResp     = perr(protocol.CodeNoResponders, "no responders")
+	errTimeout    = perr(protocol.CodeTimeout, "request timed out")
+	errNoReplyTo  = perr(protocol.CodeNotFound, "unknown or expired reply_to")
+	errNeedRTo    = perr(protocol.CodeBadRequest, "reply_to required")
+	errNeedTo     = perr(protocol.CodeBadRequest, "to required")
+	errNoClient   = perr(protocol.CodeNotFound, "no such client in this session")
+	errShutdown   = perr(protocol.CodeInternal, "server shutting down")
+)
+
+// idErr validates an optional object id.
+func idErr(id string) *protocol.Error {
+	if id != "" && protocol.ValidateID(id) != nil {
+		return perr(protocol.CodeBadRequest, protocol.ErrInvalidID.Error())
+	}
+	return nil
+}
+
+// needID validates a required object id.
+func needID(id string) *protocol.Error {
+	if id == "" {
+		return errNeedID
+	}
+	return idErr(id)
+}
+
+// topicErr checks a concrete topic a client addresses. A reserved topic
+// other than $meta. is well-formed but not the client's to use, so it gets
+// forbidden; anything malformed, or a wildcard, gets bad_request.
+func topicErr(topic string) *protocol.Error {
+	if topic == "" {
+		return errNeedTopic
+	}
+	err := protocol.ValidateClientTopic(topic)
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, protocol.ErrReservedTopic):
+		return perr(protocol.CodeForbidden, err.Error())
+	}
+	return perr(protocol.CodeBadRequest, err.Error())
+}
+
+// patternErr checks a subscription pattern like topicErr.
+func patternErr(pattern string) (wildcard bool, _ *protocol.Error) {
+	if pattern == "" {
+		return false, errNeedTopic
+	}
+	wild, err := protocol.ValidatePattern(pattern)
+	switch {
+	case err == nil:
+		return wild, nil
+	case errors.Is(err, protocol.ErrReservedTopic):
+		return false, perr(protocol.CodeForbidden, err.Error())
+	}
+	return false, perr(protocol.CodeBadRequest, err.Error())
+}
+
+// stamp returns the timestamp to put on a message: the client's when it is
+// valid RFC 3339, else the server's receive time.
+func stamp(given string, now time.Time) string {
+	if given != "" && protocol.ValidateTimestamp(given) == nil {
+		return given
+	}
+	return serverStamp(now)
+}
+
+// stampCache holds the last formatted server timestamp: at high publish
+// rates many messages share one millisecond, and formatting is a good part
+// of a publish's cost.
+type stampCache struct {
+	ms int64
+	s  string
+}
+
+var lastStamp atomic.Pointer[stampCache]
+
+// serverStamp formats now like protocol.FormatTimestamp.
+func serverStamp(now time.Time) string {
+	ms := now.UnixMilli()
+	if p := lastStamp.Load(); p != nil && p.ms == ms {
+		return p.s
+	}
+	s := protocol.FormatTimestamp(now)
+	lastStamp.Store(&stampCache{ms: ms, s: s})
+	return s
+}
+
+// encodeMessage encodes m into a buffer of about the right size.
+func encodeMessage(m *protocol.Message) []byte {
+	n := 112 + len(m.Topic) + len(m.Payload) + len(m.PublisherName) + len(m.Timestamp) +
+		len(m.SessionID) + len(m.ReplyTo) + len(m.From)
+	return protocol.AppendMessage(make([]byte, 0, n), m)
+}
+
+func ack(c *Conn, a *protocol.Ack) {
+	c.Enqueue(protocol.AppendAck(make([]byte, 0, 48+len(a.ID)+len(a.Epoch)), a))
+}
+
+// Handle serves one object from a welcomed client: it performs the
+// operation, queues the answers to c (ack, pong, response, messages), and on
+// failure queues an error carrying the object's id. It returns that error
+// (a *protocol.Error) so that the transport can count violations, or nil.
+// hello is the transport's business and is not handled here.
+func (h *Hub) Handle(c *Conn, f *protocol.Frame) error {
+	var err *protocol.Error
+	switch f.Type {
+	case protocol.TypeSubscribe:
+		err = h.subscribe(c, f.ID, f.Topic, f.Since)
+	case protocol.TypeUnsubscribe:
+		err = h.unsubscribe(c, f.ID, f.Topic)
+	case protocol.TypePublish:
+		_, err = h.publish(c, f)
+	case protocol.TypeRequest:
+		err = h.request(c, f)
+	case protocol.TypeReply:
+		err = h.reply(c, f)
+		if err == errNoReplyTo && f.ID == "" {
+			// A late reply is normal when several responders race; only a
+			// reply that asked for an answer (an id) hears about it.
+			return err
+		}
+	case protocol.TypeSend:
+		err = h.send(c, f)
+	case protocol.TypePing:
+		if err = idErr(f.ID); err == nil {
+			c.Enqueue(protocol.AppendPong(make([]byte, 0, 24+len(f.ID)), f.ID))
+		}
+	default:
+		err = perr(protocol.CodeUnsupported, "unsupported type "+strconv.Quote(truncate(f.Type, 32)))
+	}
+	if err == nil {
+		return nil
+	}
+	id := f.ID
+	if protocol.ValidateID(id) != nil {
+		id = ""
+	}
+	c.Enqueue(protocol.AppendError(nil, id, err.Code, err.Message))
+	return err
+}
+
+func truncate(s string, n int) string {
+	if len(s) > n {
+		return s[:n]
+	}
+	return s
+}
+
+// asError returns err as an error interface, nil when it is nil (so that a
+// nil *protocol.Error never becomes a non-nil error).
+func asError(err *protocol.Error) error {
+	if err == nil {
+		return nil
+	}
+	return err
+}
+
+// Subscribe subscribes c to pattern and queues the ack (for a topic without
+// wildcards with the stream's epoch and latest seq; with since, recovered is
+// false until history exists), then the retained $meta. values the pattern
+// matches. Re-subscribing to the same pattern is acknowledged again.
+func (h *Hub) Subscribe(c *Conn, id, pattern string, since *protocol.Since) error {
+	return asError(h.subscribe(c, id, pattern, since))
+}
+
+func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since) *protocol.Error {
+	if err := needID(id); err != nil {
+		return err
+	}
+	wild, err := patternErr(pattern)
+	if err != nil {
+		return err
+	}
+	if since != nil && wild {
+		return errSinceWild
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	now := time.Now()
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb := c.subs[pattern]
+	if sb == nil {
+		if len(c.subs) >= h.opts.MaxSubscriptions {
+			return errTooManySub
+		}
+		sb = &sub{conn: c, pattern: pattern}
+		s.attach(sb, wild, now)
+	}
+	a := protocol.Ack{ID: id}
+	if !wild {
+		a.HasSeq, a.Seq, a.Epoch = true, sb.st.seq, sb.st.epoch
+		if since != nil {
+			recovered := false // history and recovery come with a later issue
+			a.Recovered = &recovered
+		}
+	}
+	ack(c, &a)
+	// Retained values: only $meta. patterns can match $meta. topics.
+	if protocol.IsMeta(pattern) {
+		if !wild {
+			if b := sb.st.retained; b != nil {
+				c.Enqueue(b)
+			}
+		} else {
+			for topic, st := range s.streams {
+				if st.retained != nil && protocol.Match(pattern, topic) {
+					c.Enqueue(st.retained)
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// Unsubscribe removes c's subscription to pattern and queues the ack;
+// not_found when c has none.
+func (h *Hub) Unsubscribe(c *Conn, id, pattern string) error {
+	return asError(h.unsubscribe(c, id, pattern))
+}
+
+func (h *Hub) unsubscribe(c *Conn, id, pattern string) *protocol.Error {
+	if err := needID(id); err != nil {
+		return err
+	}
+	if _, err := patternErr(pattern); err != nil {
+		return err
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	sb := c.subs[pattern]
+	if sb == nil {
+		return errNoSub
+	}
+	s.detach(sb, time.Now())
+	ack(c, &protocol.Ack{ID: id})
+	return nil
+}
+
+// Publish publishes f (a publish object) from c into c's session and
+// returns the message's seq. publisher_name and session_id are c's; the
+// timestamp is f's when valid, else now. A $meta. topic needs if_seq equal to
+// the current seq (compare-and-set); other topics honour if_seq when given.
+// With an id, the ack (with seq) is queued to c.
+func (h *Hub) Publish(c *Conn, f *protocol.Frame) (uint64, error) {
+	seq, err := h.publish(c, f)
+	return seq, asError(err)
+}
+
+func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
+	if err := idErr(f.ID); err != nil {
+		return 0, err
+	}
+	if err := topicErr(f.Topic); err != nil {
+		return 0, err
+	}
+	if !c.live.Load() {
+		return 0, errNotReady
+	}
+	if f.SessionID != "" && f.SessionID != c.session {
+		return 0, errForeign
+	}
+	if len(f.Payload) == 0 {
+		return 0, errNeedPay
+	}
+	meta := protocol.IsMeta(f.Topic)
+	if meta && f.IfSeq == nil {
+		return 0, errNeedIfSeq
+	}
+	now := time.Now()
+	m := protocol.Message{
+		Topic:         f.Topic,
+		Payload:       f.Payload,
+		PublisherName: c.name,
+		Timestamp:     stamp(f.Timestamp, now),
+		SessionID:     c.session,
+	}
+	s := c.sess
+	s.mu.Lock()
+	st := s.stream(f.Topic, true, now)
+	if f.IfSeq != nil && *f.IfSeq != st.seq {
+		cur := st.seq
+		s.dropIfIdle(st)
+		s.mu.Unlock()
+		return 0, perr(protocol.CodeConflict, "if_seq "+strconv.FormatUint(*f.IfSeq, 10)+
+			" does not match the current seq "+strconv.FormatUint(cur, 10))
+	}
+	st.seq++
+	st.lastUsed = now
+	m.Seq = st.seq
+	b := encodeMessage(&m)
+	if meta {
+		st.retained = b
+	}
+	s.fanout(st, f.Topic, b, c)
+	if f.ID != "" {
+		ack(c, &protocol.Ack{ID: f.ID, HasSeq: true, Seq: m.Seq})
+	}
+	s.mu.Unlock()
+	return m.Seq, nil
+}
+
+// Request delivers f's payload as a message with a fresh reply_to (and no
+// seq) to the subscribers of f's topic in c's session, and waits for the
+// first reply: it becomes a response to c; after timeout_ms (default 5000,
+// at most 60000: larger values are clamped) c gets a timeout error. Without
+// subscribers c gets no_responders.
+func (h *Hub) Request(c *Conn, f *protocol.Frame) error {
+	return asError(h.request(c, f))
+}
+
+func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
+	if err := needID(f.ID); err != nil {
+		return err
+	}
+	if err := topicErr(f.Topic); err != nil {
+		return err
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	if f.SessionID != "" && f.SessionID != c.session {
+		return errForeign
+	}
+	if len(f.Payload) == 0 {
+		return errNeedPay
+	}
+	timeout := protocol.DefaultRequestTimeout
+	if f.TimeoutMS > 0 {
+		timeout = min(time.Duration(f.TimeoutMS)*time.Millisecond, protocol.MaxRequestTimeout)
+	}
+	now := time.Now()
+	replyTo := newReplyTo()
+	b := encodeMessage(&protocol.Message{
+		Topic:         f.Topic,
+		Payload:       f.Payload,
+		PublisherName: c.name,
+		Timestamp:     stamp(f.Timestamp, now),
+		SessionID:     c.session,
+		ReplyTo:       replyTo,
+	})
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if h.closed.Load() {
+		return errShutdown // Close has stopped the timers, or is about to
+	}
+	if len(c.pending) >= h.opts.MaxPendingRequests {
+		return errTooManyReq
+	}
+	if s.fanout(s.streams[f.Topic], f.Topic, b, c) == 0 {
+		return errNoResp
+	}
+	p := &pending{replyTo: replyTo, id: f.ID, requester: c}
+	s.requests[replyTo] = p
+	if c.pending == nil {
+		c.pending = make(map[string]*pending)
+	}
+	c.pending[replyTo] = p
+	p.timer = time.AfterFunc(timeout, func() { h.expire(s, p) })
+	return nil
+}
+
+// expire ends a request that got no reply in time.
+func (h *Hub) expire(s *session, p *pending) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.requests[p.replyTo] != p {
+		return // answered or cancelled meanwhile
+	}
+	delete(s.requests, p.replyTo)
+	delete(p.requester.pending, p.replyTo)
+	p.requester.Enqueue(protocol.AppendError(nil, p.id, errTimeout.Code, errTimeout.Message))
+}
+
+// Reply answers a request of c's session: the first reply becomes the
+// requester's response; a reply_to that is unknown in c's session (expired,
+// already answered, or another session's) gets not_found.
+func (h *Hub) Reply(c *Conn, f *protocol.Frame) error {
+	return asError(h.reply(c, f))
+}
+
+func (h *Hub) reply(c *Conn, f *protocol.Frame) *protocol.Error {
+	if err := idErr(f.ID); err != nil {
+		return err
+	}
+	if f.ReplyTo == "" {
+		return errNeedRTo
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	if len(f.Payload) == 0 {
+		return errNeedPay
+	}
+	ts := stamp(f.Timestamp, time.Now())
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	p := s.requests[f.ReplyTo]
+	if p == nil {
+		return errNoReplyTo
+	}
+	p.timer.Stop()
+	delete(s.requests, p.replyTo)
+	delete(p.requester.pending, p.replyTo)
+	n := 96 + len(p.id) + len(f.Payload) + len(c.name) + len(ts)
+	p.requester.Enqueue(protocol.AppendResponse(make([]byte, 0, n), p.id, f.Payload, c.name, ts))
+	if f.ID != "" {
+		ack(c, &protocol.Ack{ID: f.ID})
+	}
+	return nil
+}
+
+// Send delivers a message (with from = c's client id, no seq) to the client
+// f.To of c's session, subscribed or not; not_found for any other client id.
+func (h *Hub) Send(c *Conn, f *protocol.Frame) error {
+	return asError(h.send(c, f))
+}
+
+func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
+	if err := idErr(f.ID); err != nil {
+		return err
+	}
+	if f.To == "" {
+		return errNeedTo
+	}
+	if err := topicErr(f.Topic); err != nil {
+		return err
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	if f.SessionID != "" && f.SessionID != c.session {
+		return errForeign
+	}
+	if len(f.Payload) == 0 {
+		return errNeedPay
+	}
+	b := encodeMessage(&protocol.Message{
+		Topic:         f.Topic,
+		Payload:       f.Payload,
+		PublisherName: c.name,
+		Timestamp:     stamp(f.Timestamp, time.Now()),
+		SessionID:     c.session,
+		From:          c.id,
+	})
+	s := c.sess
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	to := s.members[f.To]
+	if to == nil || !to.Enqueue(b) {
+		return errNoClient
+	}
+	if f.ID != "" {
+		ack(c, &protocol.Ack{ID: f.ID})
+	}
+	return nil
+}
