@@ -17,8 +17,9 @@ import (
 // All methods are safe for concurrent use. Create one with Dial and release
 // it with Close.
 //
-// Lock order: Client.mu before dispatcher.mu. No lock is held while a user
-// callback runs or while the network is read or written.
+// Lock order: Client.mu before dispatcher.mu; e2eState.mu is a leaf. No lock
+// is held while a user callback runs or while the network is read or
+// written.
 type Client struct {
 	opts Options
 	url  string
@@ -29,6 +30,7 @@ type Client struct {
 	wg     sync.WaitGroup // the connection goroutine and the writers
 	disp   *dispatcher
 	done   chan struct{} // closed on reaching StateClosed
+	e2e    *e2eState     // nil without Options.E2E: the plaintext path is untouched
 
 	nextID atomic.Uint64
 
@@ -80,6 +82,11 @@ type call struct {
 // not retried: Dial returns its error, a *protocol.Error when the server
 // refused hello, a *CloseError when it closed the connection. ctx bounds
 // Dial only; Options.ConnectTimeout bounds each attempt.
+//
+// With Options.E2E, Dial also joins the session's end-to-end parameters
+// before it returns (creating them when the session has none), within
+// ConnectTimeout more: a wrong passphrase or secret fails with an error
+// matching seal.ErrWrongKey.
 func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	o, err := opts.withDefaults()
 	if err != nil {
@@ -100,6 +107,11 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		outSig:   make(chan struct{}, 1),
 		space:    make(chan struct{}),
 	}
+	if o.E2E != nil {
+		if c.e2e, err = newE2EState(c, o.E2E); err != nil {
+			return nil, wrap("dial", err)
+		}
+	}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.disp = newDispatcher(c, o.DispatchQueueSize)
 	c.disp.start()
@@ -119,7 +131,23 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	c.mu.Unlock()
 	c.wg.Add(1)
 	go c.run(cn, rest)
+	if c.e2e != nil {
+		jctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
+		err := c.e2e.join(jctx)
+		cancel()
+		if err != nil {
+			c.Close()
+			return nil, wrap("dial "+u, err)
+		}
+	}
 	return c, nil
+}
+
+// isClosed reports whether the client closed.
+func (c *Client) isClosed() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.closed
 }
 
 // ClientID returns the server-assigned id of the current connection. It

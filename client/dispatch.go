@@ -33,6 +33,7 @@ type dispItem struct {
 	msg   *Message
 	state State
 	err   error
+	fn    func() // dispFunc: internal work that must run in order with handlers
 }
 
 type dispKind uint8
@@ -42,6 +43,7 @@ const (
 	dispState
 	dispError
 	dispDrops
+	dispFunc
 	dispFinal
 )
 
@@ -163,6 +165,8 @@ func (d *dispatcher) run() {
 			if o.OnError != nil {
 				o.OnError(it.err)
 			}
+		case dispFunc:
+			it.fn()
 		case dispFinal:
 			return
 		}

@@ -9,8 +9,8 @@
 // matching of acks, responses and errors to calls, splitting the server's
 // newline-delimited batched frames, batching its own, heartbeats,
 // reconnection and resubscription, and the routing of messages to handlers.
-// It does not own payload encryption; sealing plugs in later at the payload
-// boundary.
+// With Options.E2E it also seals and opens payloads end to end; the crypto
+// itself is the seal package's.
 //
 // # Shapes
 //
@@ -103,6 +103,89 @@
 // server's answers are *protocol.Error values: errors.Is(err,
 // &protocol.Error{Code: protocol.CodeTimeout}) matches by code. A
 // connection closed by the server is a *CloseError.
+//
+// # End-to-end encryption
+//
+// With Options.E2E the client seals every payload it sends and opens every
+// payload it receives with the seal package, so that the server routes
+// ciphertext it cannot read (docs/e2e.md has the threat model):
+//
+//	c, err := client.Dial(ctx, url, client.Options{Name: "alice", SessionID: "room-7",
+//		E2E: &client.E2E{Passphrase: passphrase}})
+//	if errors.Is(err, seal.ErrWrongKey) { … ask for the passphrase again … }
+//
+// Joining. Before Dial returns, the client subscribes to the session's
+// public parameters ($meta.e2e, seal.ParamsTopic). When the session has
+// none yet (the subscribe ack's seq is 0), it creates them (seal.NewParams,
+// or NewSecretParams with E2E.Secret; signed with E2E.Signed) and publishes
+// them with if_seq 0; a client that loses that race with conflict takes the
+// winner's value. It derives the root key — Argon2id costs about 0.25 s
+// natively and 0.6 s in a browser, once per Dial, and the root is cached
+// for reconnects — and checks it against the parameters' key check. A
+// wrong passphrase or secret, or a passphrase for a session keyed by a
+// secret and the reverse, fails Dial with an error matching
+// seal.ErrWrongKey; parameters below seal's floor fail it with
+// seal.ErrWeakParams. All of it within ConnectTimeout.
+//
+// Sending. Publish, PublishAsync, PublishWithTimestamp, Request, Reply,
+// Respond and Send seal the JSON encoding of the payload for its topic
+// under the client's name (both are bound into the ciphertext) and send the
+// JSON string "e2e:…". A reply has no topic on the wire: it is sealed with
+// its request's topic, which Message.Reply and Message.Respond know and
+// Client.Reply looks up among the requests the client received
+// (ErrUnknownRequest otherwise). Payloads on $meta. topics are never
+// sealed: they are public metadata.
+//
+// Receiving. A sealed payload is opened on the handler goroutine before
+// any handler runs: Message.Payload becomes the plaintext JSON and
+// Message.Encrypted is true. A payload that fails to open — moved to
+// another topic, relabelled with another publisher, edited, replayed,
+// outside the 5-minute time window, of an unknown epoch, signed by a key
+// that is unknown, changed or pinned to another name, or unsigned in a
+// signed session — goes to OnError as an *OpenError wrapping the seal
+// sentinel, and no handler sees it; Request returns the *OpenError of a
+// response (and OnError gets it too). Plaintext payloads are delivered
+// with Encrypted false, or dropped and reported (ErrPlaintext) with
+// E2E.RejectPlaintext. Messages that arrive before the parameters are
+// known are held and delivered, in order, once they are. A client without
+// E2E delivers sealed payloads untouched, as the ciphertext strings.
+//
+// Signed mode (the session's mode wins over E2E.Signed). The client
+// publishes a seal.Announcement of its key as the retained value of
+// seal.KeysTopic(its key id) before Dial returns. A message signed by a
+// key the client has not pinned makes it fetch that key's announcement
+// (subscribe, take the retained value, unsubscribe), verify it for the
+// message's publisher_name, pin it in the KeyRing (trust on first use) and
+// open the message again. The fetch runs on the handler goroutine, bounded
+// by CallTimeout, so handlers keep their order but wait for it. A name that
+// presents another key is reported with seal.ErrKeyChanged and its
+// messages are dropped until the application calls KeyRing.Replace.
+//
+// Rotation and reconnects. A new value of $meta.e2e that is a valid
+// successor (seal.Params.CheckSuccessor: higher epoch, no downgrade) and
+// whose key check the client's passphrase or secret matches switches the
+// client to new keys, in order with the messages around it; envelopes
+// sealed under the previous keys and still in flight open with those. An
+// older epoch, a downgrade or a key check that does not match is reported
+// to OnError and ignored. The client keeps its seal.Session across
+// reconnects (sequence numbers and replay state carry over). When a
+// resubscribe finds $meta.e2e empty — a server restarted without durable
+// storage — the client publishes its parameters again with if_seq 0 (and
+// renews its key announcement), so the session keeps its key. If a
+// newcomer created parameters first (it joined after the restart, before
+// any member was back), the members find a value of the same epoch whose
+// key check matches their passphrase or secret and that weakens nothing:
+// they adopt it, and the session converges on the retained value. Recent
+// sessions are reused when their parameters come back, so a relay that
+// alternates between two such values cannot reset the replay window.
+//
+// Costs and limits. A sealed payload is the plaintext plus 78 bytes (142
+// signed), times 4/3 for base64url, against the server's max_frame_bytes.
+// Opening runs on the handler goroutine. The client holds one subscription
+// ($meta.e2e) for its life and one more during each key fetch, counted
+// against the server's limit per connection. Messages recovered from
+// history older than 5 minutes fail to open (seal.ErrStale). Without E2E
+// the plaintext path is unchanged and allocates nothing more.
 //
 // # WebAssembly
 //

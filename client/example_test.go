@@ -9,6 +9,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/client"
 	"github.com/switchboardhq/switchboard/protocol"
+	"github.com/switchboardhq/switchboard/seal"
 )
 
 // A subscriber and a publisher in the same session. The examples need a
@@ -156,4 +157,72 @@ func ExampleConnect() {
 	if err := c.PublishWithTimestamp("NetworkConnectedEvent", "Network connected", time.Now()); err != nil {
 		log.Fatal(err)
 	}
+}
+
+// End-to-end encryption: the server routes ciphertext it cannot read.
+// Handlers get the opened payload; a payload that fails to open (moved,
+// relabelled, edited, replayed, from a key that changed) reaches OnError
+// instead, never a handler.
+func ExampleE2E() {
+	ctx := context.Background()
+	c, err := client.Dial(ctx, "ws://localhost:8080/ws", client.Options{
+		Name:      "alice",
+		SessionID: "room-7",
+		E2E: &client.E2E{
+			Passphrase: "correct horse battery staple", // or Secret: an invite link's #fragment
+			Signed:     true,                           // if alice creates the session's parameters
+		},
+		OnError: func(err error) {
+			var oe *client.OpenError
+			switch {
+			case errors.Is(err, seal.ErrKeyChanged):
+				log.Println("a member's key changed, ask the user:", err)
+			case errors.As(err, &oe):
+				log.Println("dropped a message from", oe.PublisherName, "on", oe.Topic, ":", oe.Err)
+			default:
+				log.Println(err)
+			}
+		},
+	})
+	if errors.Is(err, seal.ErrWrongKey) {
+		log.Fatal("wrong passphrase")
+	}
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
+
+	_, err = c.Subscribe(ctx, "chat", func(m *client.Message) {
+		fmt.Println(m.PublisherName, string(m.Payload), "encrypted:", m.Encrypted)
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	if _, err := c.Publish(ctx, "chat", "hello, only members can read this"); err != nil {
+		log.Fatal(err)
+	}
+	p, _ := c.E2EParams()
+	fmt.Println("epoch", p.Epoch, "signed", p.Signed)
+}
+
+// An invite link carries a random secret in its #fragment, which browsers
+// never send to the server: joining with it skips Argon2id.
+func ExampleE2E_inviteLink() {
+	secret, err := seal.NewSecret()
+	if err != nil {
+		log.Fatal(err)
+	}
+	link := "https://chat.example.com/room-7#" + secret
+	fmt.Println("invite:", link)
+
+	// The invitee, having cut the fragment from the link:
+	c, err := client.Dial(context.Background(), "wss://chat.example.com/ws", client.Options{
+		Name:      "bob",
+		SessionID: "room-7",
+		E2E:       &client.E2E{Secret: secret},
+	})
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer c.Close()
 }

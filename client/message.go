@@ -18,6 +18,9 @@ type Message struct {
 	Seq           uint64          // per (session, topic) from 1; 0 for requests, sends and broadcasts
 	ReplyTo       string          // set on a request: answer with Reply or Respond
 	From          string          // the sender's client id, on a direct send
+	// Encrypted: the payload was sealed end to end and opened (in signed
+	// mode, also verified) by this client; Payload is the plaintext.
+	Encrypted bool
 
 	c *Client
 }
@@ -35,7 +38,7 @@ func (m *Message) Reply(ctx context.Context, payload any) error {
 	if m.ReplyTo == "" || m.c == nil {
 		return wrap("reply", ErrNoReplyTo)
 	}
-	return m.c.Reply(ctx, m.ReplyTo, payload)
+	return m.c.reply(ctx, m.ReplyTo, m.Topic, payload)
 }
 
 // Respond answers a request without waiting for an ack: a refusal reaches
@@ -44,7 +47,7 @@ func (m *Message) Respond(payload any) error {
 	if m.ReplyTo == "" || m.c == nil {
 		return wrap("respond", ErrNoReplyTo)
 	}
-	return m.c.respond(m.ReplyTo, payload)
+	return m.c.respond(m.ReplyTo, m.Topic, payload)
 }
 
 // quote is strconv.Quote, for topics in error messages.

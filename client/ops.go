@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -75,7 +76,7 @@ func (c *Client) publishFrame(topic string, payload any, ifSeq *uint64, opts []P
 	if protocol.IsMeta(topic) != (ifSeq != nil) {
 		return nil, ErrIfSeqRequired
 	}
-	raw, err := marshalPayload(payload)
+	raw, err := c.payload(topic, payload)
 	if err != nil {
 		return nil, err
 	}
@@ -100,7 +101,7 @@ func (c *Client) Request(ctx context.Context, topic string, payload any) (*Messa
 	if err := protocol.ValidateClientTopic(topic); err != nil {
 		return nil, wrap(op, err)
 	}
-	raw, err := marshalPayload(payload)
+	raw, err := c.payload(topic, payload)
 	if err != nil {
 		return nil, wrap(op, err)
 	}
@@ -129,7 +130,36 @@ func (c *Client) Request(ctx context.Context, topic string, payload any) (*Messa
 	if resp.Timestamp != "" {
 		m.Timestamp, _ = time.Parse(time.RFC3339Nano, resp.Timestamp)
 	}
+	if c.e2e != nil && !protocol.IsMeta(topic) {
+		if oe := c.e2e.openMessage(ctx, m); oe != nil {
+			c.reportError(oe)
+			return nil, wrap(op, oe)
+		}
+	}
 	return m, nil
+}
+
+// payload encodes a payload argument for topic, sealed in an end-to-end
+// encrypted session.
+func (c *Client) payload(topic string, v any) (json.RawMessage, error) {
+	raw, err := marshalPayload(v)
+	if err != nil || c.e2e == nil {
+		return raw, err
+	}
+	return c.e2e.sealPayload(topic, raw)
+}
+
+// replyPayload encodes a reply's payload: in an end-to-end encrypted
+// session it is sealed with the request's topic (a reply has none on the
+// wire), looked up by replyTo when topic is empty.
+func (c *Client) replyPayload(replyTo, topic string, v any) (json.RawMessage, error) {
+	if c.e2e != nil && topic == "" {
+		var ok bool
+		if topic, ok = c.e2e.requestTopic(replyTo); !ok {
+			return nil, ErrUnknownRequest
+		}
+	}
+	return c.payload(topic, v)
 }
 
 // requestTimeout is the error of a request whose context expired before the
@@ -140,9 +170,16 @@ func requestTimeout(ctxErr error) error {
 
 // Reply answers the request whose message carried replyTo, and waits for
 // the server's ack. An unknown, expired or already answered replyTo fails
-// with a *protocol.Error of code not_found.
+// with a *protocol.Error of code not_found. In an end-to-end encrypted
+// session the reply is sealed with the request's topic, which the client
+// remembers for requests it received (else ErrUnknownRequest):
+// Message.Reply is the simpler call.
 func (c *Client) Reply(ctx context.Context, replyTo string, payload any) error {
-	raw, err := marshalPayload(payload)
+	return c.reply(ctx, replyTo, "", payload)
+}
+
+func (c *Client) reply(ctx context.Context, replyTo, topic string, payload any) error {
+	raw, err := c.replyPayload(replyTo, topic, payload)
 	if err != nil {
 		return wrap("reply", err)
 	}
@@ -150,8 +187,8 @@ func (c *Client) Reply(ctx context.Context, replyTo string, payload any) error {
 	return wrap("reply", err)
 }
 
-func (c *Client) respond(replyTo string, payload any) error {
-	raw, err := marshalPayload(payload)
+func (c *Client) respond(replyTo, topic string, payload any) error {
+	raw, err := c.replyPayload(replyTo, topic, payload)
 	if err == nil {
 		err = c.send(context.Background(), &protocol.Frame{Type: protocol.TypeReply, ReplyTo: replyTo, Payload: raw})
 	}
@@ -167,7 +204,7 @@ func (c *Client) Send(ctx context.Context, to, topic string, payload any) error 
 	if err := protocol.ValidateClientTopic(topic); err != nil {
 		return wrap(op, err)
 	}
-	raw, err := marshalPayload(payload)
+	raw, err := c.payload(topic, payload)
 	if err != nil {
 		return wrap(op, err)
 	}

@@ -106,6 +106,13 @@ type Options struct {
 	// on the handler goroutine. Default none (such messages are dropped).
 	DefaultHandler func(*Message)
 
+	// E2E enables end-to-end encryption of payloads for this client's
+	// session: they are sealed before publishing and opened before any
+	// handler runs (see the package documentation). Default nil: payloads
+	// travel as they are, and sealed ones from others are delivered
+	// untouched.
+	E2E *E2E
+
 	// Logger receives the client's diagnostics. Default: discarded.
 	Logger *slog.Logger
 }

@@ -2,10 +2,12 @@ package client
 
 import (
 	"context"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/switchboardhq/switchboard/protocol"
+	"github.com/switchboardhq/switchboard/seal"
 )
 
 // Subscription is a handler registration: by Subscribe, which also holds a
@@ -33,6 +35,7 @@ type subEntry struct {
 	// stream's epoch from the last ack and the highest seq received.
 	epoch   string
 	lastSeq uint64
+	ackSeq  uint64 // the seq of the latest ack (a concrete topic's latest seq when subscribed)
 }
 
 // settle closes ready once, with err (nil: subscribed).
@@ -209,6 +212,13 @@ func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
 		return // unsubscribed meanwhile
 	}
 	if err == nil {
+		e.ackSeq = f.SeqValue()
+		if c.e2e != nil && e.settled && e.pattern == seal.ParamsTopic {
+			// A resubscribe on a new connection: the server may have
+			// lost the session's parameters (a restart).
+			seq := e.ackSeq
+			c.disp.push(dispItem{kind: dispFunc, fn: func() { c.e2e.resubscribed(seq) }})
+		}
 		if f.Epoch != "" {
 			if f.Epoch != e.epoch {
 				e.lastSeq = f.SeqValue()
@@ -261,12 +271,27 @@ func (c *Client) handleMessage(f *protocol.Frame) {
 		}
 		c.mu.Unlock()
 	}
+	if c.e2e != nil && strings.HasPrefix(m.Topic, keysTopicPrefix) {
+		// A key fetch may be waiting on the handler goroutine.
+		c.e2e.keySeen(m.Topic, m.Payload)
+	}
 	c.disp.pushMessage(m)
 }
 
-// deliver runs on the handler goroutine: every handler whose pattern
-// matches, in registration order, else the default handler.
+// deliver runs on the handler goroutine: in an end-to-end encrypted
+// session the payload is opened first (a message that fails to open is
+// reported and dropped), then the message is routed.
 func (c *Client) deliver(m *Message) {
+	if c.e2e != nil && !c.e2e.prepare(m) {
+		return
+	}
+	c.route(m)
+}
+
+// route runs on the handler goroutine: every handler whose pattern
+// matches, in registration order, else the default handler (except for
+// the end-to-end metadata the client reads for itself).
+func (c *Client) route(m *Message) {
 	c.mu.Lock()
 	hs := c.handlers
 	c.mu.Unlock()
@@ -278,7 +303,20 @@ func (c *Client) deliver(m *Message) {
 		matched = true
 		h.fn(m)
 	}
-	if !matched && c.opts.DefaultHandler != nil {
+	if !matched && c.opts.DefaultHandler != nil && (c.e2e == nil || !isE2ETopic(m.Topic)) {
 		c.opts.DefaultHandler(m)
 	}
+}
+
+// subscribeSeq subscribes without a handler and returns the seq of the
+// ack: for a concrete topic, its latest seq (0: no message yet).
+func (c *Client) subscribeSeq(ctx context.Context, topic string) (*Subscription, uint64, error) {
+	s, err := c.Subscribe(ctx, topic, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	c.mu.Lock()
+	seq := s.entry.ackSeq
+	c.mu.Unlock()
+	return s, seq, nil
 }
