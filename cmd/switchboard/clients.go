@@ -19,6 +19,8 @@ import (
 // clientFlags are the flags shared by pub, sub and request.
 type clientFlags struct {
 	url, name, session, token string
+	passphrase, secret        string
+	signed                    bool
 	timeout                   time.Duration
 }
 
@@ -27,18 +29,32 @@ func (cf *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.name, "name", "", "client name (default cli-<pid>)")
 	fs.StringVar(&cf.session, "session", "", "session id (default session-<name>)")
 	fs.StringVar(&cf.token, "token", "", "authentication token, when the server requires one")
+	fs.StringVar(&cf.passphrase, "passphrase", "", "end-to-end encrypt payloads with a key derived from this passphrase (every member of the session uses the same one)")
+	fs.StringVar(&cf.secret, "secret", "", "end-to-end encrypt payloads with this 256-bit secret (base64url, e.g. from an invite link) instead of a passphrase")
+	fs.BoolVar(&cf.signed, "signed", false, "with --passphrase or --secret, when this client creates the session's encryption: sign every message (sender authenticity)")
 	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "how long to wait for the server (connect, acknowledgements)")
 }
 
 // dial connects with the shared flags. The CLI does not reconnect: a lost
 // connection is an error the user sees.
-func (cf *clientFlags) dial(ctx context.Context, opts client.Options) (*client.Client, error) {
+func (cf *clientFlags) dial(ctx context.Context, e env, opts client.Options) (*client.Client, error) {
 	if cf.name == "" {
 		cf.name = "cli-" + strconv.Itoa(os.Getpid())
 	}
 	opts.Name, opts.SessionID, opts.Token = cf.name, cf.session, cf.token
 	opts.ConnectTimeout = cf.timeout
 	opts.DisableReconnect = true
+	if cf.passphrase != "" || cf.secret != "" {
+		opts.E2E = &client.E2E{Passphrase: cf.passphrase, Secret: cf.secret, Signed: cf.signed}
+		if opts.OnError == nil {
+			opts.OnError = func(err error) {
+				var oe *client.OpenError
+				if errors.As(err, &oe) {
+					fmt.Fprintf(e.stderr, "could not open a message on %s from %s: %v\n", oe.Topic, oe.PublisherName, oe.Err)
+				}
+			}
+		}
+	}
 	dctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
 	c, err := client.Dial(dctx, cf.url, opts)
@@ -81,7 +97,7 @@ func runPub(ctx context.Context, args []string, e env) error {
 		return usageError{"pub takes TOPIC and an optional PAYLOAD"}
 	}
 	topic := fs.Arg(0)
-	c, err := cf.dial(ctx, client.Options{})
+	c, err := cf.dial(ctx, e, client.Options{})
 	if err != nil {
 		return err
 	}
@@ -114,7 +130,7 @@ func runPub(ctx context.Context, args []string, e env) error {
 }
 
 func runSub(ctx context.Context, args []string, e env) error {
-	fs := newFlagSet("sub", "sub [flags] PATTERN\n\nSubscribes to PATTERN (wildcards * and > allowed) and prints each message's\npayload on its own line (a JSON string without quotes, anything else as JSON),\nuntil interrupted or --count messages.", e)
+	fs := newFlagSet("sub", "sub [flags] PATTERN\n\nSubscribes to PATTERN (wildcards * and > allowed) and prints each message's\npayload on its own line (a JSON string without quotes, anything else as JSON),\nuntil interrupted or --count messages. With --passphrase or --secret, payloads\nare opened (decrypted) first; without, encrypted payloads print as e2e:…", e)
 	var cf clientFlags
 	cf.register(fs)
 	count := fs.Int("count", 0, "exit after this many messages (0: run until interrupted)")
@@ -136,7 +152,11 @@ func runSub(ctx context.Context, args []string, e env) error {
 			if m.Seq > 0 {
 				seq = fmt.Sprintf(" seq=%d", m.Seq)
 			}
-			fmt.Fprintf(e.stdout, "[%s] %s from %s%s: ", m.SessionID, m.Topic, m.PublisherName, seq)
+			lock := ""
+			if m.Encrypted {
+				lock = " (end-to-end encrypted)"
+			}
+			fmt.Fprintf(e.stdout, "[%s] %s from %s%s%s: ", m.SessionID, m.Topic, m.PublisherName, seq, lock)
 		}
 		printPayload(e.stdout, m.Payload)
 		if m.ReplyTo != "" && *reply != "" {
@@ -159,7 +179,7 @@ func runSub(ctx context.Context, args []string, e env) error {
 			}
 		}
 	}
-	c, err := cf.dial(ctx, client.Options{DefaultHandler: handle})
+	c, err := cf.dial(ctx, e, client.Options{DefaultHandler: handle})
 	if err != nil {
 		return err
 	}
@@ -196,7 +216,7 @@ func runRequest(ctx context.Context, args []string, e env) error {
 		fs.Usage()
 		return usageError{"request takes TOPIC and PAYLOAD"}
 	}
-	c, err := cf.dial(ctx, client.Options{RequestTimeout: *wait})
+	c, err := cf.dial(ctx, e, client.Options{RequestTimeout: *wait})
 	if err != nil {
 		return err
 	}

@@ -184,7 +184,82 @@ func (d *demo) run(ctx context.Context) error {
 	err = carol.Send(ctx, bob.ClientID(), "direct.note", "can I reach team-a?")
 	d.say("  carol  sends to bob across sessions: %v", err)
 
+	if err := d.encrypted(ctx); err != nil {
+		return err
+	}
+
 	d.say("")
-	d.say("Done: every message stayed in its session.")
+	d.say("Done: every message stayed in its session, and the encrypted one stayed unreadable to the server.")
 	return nil
+}
+
+// encrypted shows an end-to-end encrypted session: what the clients see
+// beside what the server (and anyone who can read its traffic) sees.
+func (d *demo) encrypted(ctx context.Context) error {
+	const passphrase = "correct horse battery staple"
+	d.say("")
+	d.say("6. End-to-end encryption: dave and erin join session vault with a shared passphrase;")
+	d.say("   an observer without it joins the same session and sees what the server sees.")
+	daveIn, erinIn, obsIn := newInbox("dave"), newInbox("erin"), newInbox("observer")
+	e2e := &client.E2E{Passphrase: passphrase}
+	dave, err := client.Dial(ctx, d.url, client.Options{Name: "dave", SessionID: "vault", E2E: e2e, DefaultHandler: daveIn.handle})
+	if err != nil {
+		return fmt.Errorf("connect dave: %w", err)
+	}
+	defer dave.Close()
+	erin, err := client.Dial(ctx, d.url, client.Options{Name: "erin", SessionID: "vault", E2E: e2e, DefaultHandler: erinIn.handle})
+	if err != nil {
+		return fmt.Errorf("connect erin: %w", err)
+	}
+	defer erin.Close()
+	observer, err := client.Dial(ctx, d.url, client.Options{Name: "observer", SessionID: "vault"})
+	if err != nil {
+		return fmt.Errorf("connect observer: %w", err)
+	}
+	defer observer.Close()
+	d.say("  dave and erin derived the session key (Argon2id) and joined; the parameters are public in $meta.e2e")
+	for _, s := range []struct {
+		c  *client.Client
+		in *inbox
+	}{{erin, erinIn}, {observer, obsIn}} {
+		if _, err := s.c.Subscribe(ctx, "vault.>", s.in.handle); err != nil {
+			return err
+		}
+	}
+	if _, err := dave.Publish(ctx, "vault.notes", map[string]string{"text": "the eagle has landed"}); err != nil {
+		return err
+	}
+	d.say("  dave     publishes vault.notes {\"text\":\"the eagle has landed\"}")
+	m, err := erinIn.next(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("  erin     receives  %s %s (opened, encrypted end to end: %v)", m.Topic, m.Payload, m.Encrypted)
+	m, err = obsIn.next(ctx)
+	if err != nil {
+		return err
+	}
+	d.say("  observer receives  %s %s", m.Topic, abbreviate(string(m.Payload), 60))
+	if _, err := erin.Subscribe(ctx, "vault.ask", func(m *client.Message) { _ = m.Respond("sealed answer") }); err != nil {
+		return err
+	}
+	resp, err := dave.Request(ctx, "vault.ask", "sealed question")
+	if err != nil {
+		return err
+	}
+	d.say("  dave     requests  vault.ask and gets %s from %s (encrypted both ways: %v)", resp.Payload, resp.PublisherName, resp.Encrypted)
+	_, err = client.Dial(ctx, d.url, client.Options{Name: "mallory", SessionID: "vault", E2E: &client.E2E{Passphrase: "guess"}, DisableReconnect: true})
+	d.say("  mallory  joins with a wrong passphrase: %v", err)
+	if err == nil {
+		return errors.New("a wrong passphrase was accepted")
+	}
+	return nil
+}
+
+// abbreviate shortens s to n characters with an ellipsis.
+func abbreviate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n] + "…"
 }

@@ -190,9 +190,61 @@ func TestDemo(t *testing.T) {
 		"no_responders",
 		"bob    receives  direct.note \"just for you\"",
 		"not_found",
+		"erin     receives  vault.notes {\"text\":\"the eagle has landed\"} (opened, encrypted end to end: true)",
+		"observer receives  vault.notes \"e2e:",
+		"wrong passphrase",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("transcript lacks %q:\n%s", want, out.String())
 		}
+	}
+}
+
+func TestEncryptedPubSub(t *testing.T) {
+	addr, _, _ := startServe(t, []string{"--addr", "127.0.0.1:0"}, nil)
+	url := "ws://" + addr + "/ws"
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	common := []string{"--url", url, "--session", "cli-vault"}
+
+	// One subscriber holds the passphrase, one does not.
+	type sub struct {
+		out, err *syncBuffer
+		done     chan error
+	}
+	start := func(name string, extra ...string) *sub {
+		s := &sub{out: &syncBuffer{}, err: &syncBuffer{}, done: make(chan error, 1)}
+		args := append(append(append([]string{"sub", "--name", name, "--count", "1"}, common...), extra...), "vault.>")
+		go func() { s.done <- run(ctx, args, getenvFrom(nil), nil, s.out, s.err) }()
+		waitFor(t, name+"'s subscription", 15*time.Second, func() bool { return strings.Contains(s.err.String(), "subscribed to") })
+		return s
+	}
+	member := start("member", "--passphrase", "open sesame")
+	outsider := start("outsider")
+
+	var out, errOut bytes.Buffer
+	if err := run(ctx, append(append([]string{"pub", "--name", "writer", "--passphrase", "open sesame"}, common...), "vault.secret", "attack at dawn"), getenvFrom(nil), nil, &out, &errOut); err != nil {
+		t.Fatalf("encrypted pub: %v\n%s", err, errOut.String())
+	}
+	for _, s := range []*sub{member, outsider} {
+		select {
+		case err := <-s.done:
+			if err != nil {
+				t.Fatalf("sub: %v", err)
+			}
+		case <-ctx.Done():
+			t.Fatal("a subscriber got nothing")
+		}
+	}
+	if got := member.out.String(); got != "attack at dawn\n" {
+		t.Fatalf("the member printed %q, want the plaintext", got)
+	}
+	if got := outsider.out.String(); !strings.HasPrefix(got, "e2e:") || strings.Contains(got, "dawn") {
+		t.Fatalf("the outsider printed %q, want only ciphertext", got)
+	}
+
+	err := run(ctx, append(append([]string{"pub", "--passphrase", "wrong"}, common...), "vault.secret", "x"), getenvFrom(nil), nil, &out, &errOut)
+	if err == nil || !strings.Contains(err.Error(), "wrong passphrase") {
+		t.Fatalf("pub with a wrong passphrase: %v", err)
 	}
 }
