@@ -70,11 +70,23 @@ type Config struct {
 	// Version is reported in welcome as "switchboard/<Version>". Default "dev".
 	Version string
 
-	// Assets holds the dashboard, served at / (index.html for directories).
-	// Files with a precompressed sibling (name.br, name.gz) are served
-	// compressed to clients that accept it. Default nil: a placeholder page
-	// saying the dashboard is not built, with the WebSocket URL.
+	// Assets holds the dashboard and the browser client, served at /
+	// (index.html for directories). Files with a pre-compressed sibling
+	// (name.br, name.gz) are served compressed to clients that accept it.
+	// The files are read once by New (for their ETags) and must not change
+	// afterwards. Pages of allowed origins (AllowedOrigins) may load them
+	// cross-origin (CORS). Default nil: a placeholder page saying the
+	// dashboard is not built, with the WebSocket URL.
 	Assets fs.FS
+
+	// EventRate is how many message events per second each live event
+	// stream (GET /api/v1/events) receives at most; the others are counted
+	// and reported in "sampled" events. Default 200.
+	EventRate int
+
+	// statsEvery is the period of the event stream's stats (tests shorten
+	// it). Default 1 s.
+	statsEvery time.Duration
 }
 
 // Defaults.
@@ -85,6 +97,7 @@ const (
 	DefaultMaxViolations   = 100
 	DefaultShutdownTimeout = 10 * time.Second
 	DefaultVersion         = "dev"
+	DefaultEventRate       = hub.DefaultMonitorRate
 
 	violationWindow = 10 * time.Second
 	apiBodyLimit    = "1M" // admin API request bodies
@@ -126,6 +139,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.Version == "" {
 		c.Version = DefaultVersion
+	}
+	if c.EventRate <= 0 {
+		c.EventRate = DefaultEventRate
+	}
+	if c.statsEvery <= 0 {
+		c.statsEvery = time.Second
 	}
 	for _, p := range c.AllowedOrigins {
 		if p == "" || p == "*" || strings.TrimSpace(p) != p {

@@ -1,8 +1,9 @@
 // Package server is the Switchboard server: an Echo application serving the
 // WebSocket endpoint (/ws) of the wire protocol (protocol package,
-// PROTOCOL.md), the admin HTTP API (/api/v1, Bearer admin token), health
-// endpoints (/healthz, /readyz) and the dashboard (/), over the in-memory
-// routing hub (server/internal/hub). Every route is listed in routes.go.
+// PROTOCOL.md), the admin HTTP API (/api/v1, Bearer admin token) with its
+// live event stream (/api/v1/events), health endpoints (/healthz, /readyz),
+// and the dashboard and browser client (/), over the in-memory routing hub
+// (server/internal/hub). Every route is listed in routes.go.
 //
 // Use New and Run for a standalone server, or mount Handler in a program's
 // own HTTP server (then call Close when done). The operator API is also
@@ -50,4 +51,104 @@
 // 5 s by default, at most 60 s. The hello token is accepted and ignored
 // until authentication exists; history recovery (since) answers
 // recovered:false until history exists.
+//
+// # Dashboard and browser client (static assets)
+//
+// Config.Assets (the assets package's build output: the dashboard,
+// switchboard.js, switchboard.d.ts, switchboard.wasm and Go's wasm_exec.js)
+// is served at /, a directory by its index.html (a directory URL without
+// its trailing slash is redirected to it). Dot files are not served. New
+// reads every file once and keeps, per file, its Content-Type and an ETag
+// (the first 16 hex digits of the SHA-256 of its bytes, quoted); the files
+// must not change afterwards.
+//
+//   - Content-Type by extension, independent of the host's MIME tables:
+//     .wasm application/wasm; .js and .mjs text/javascript; charset=utf-8;
+//     .ts (.d.ts) text/plain; charset=utf-8; .html text/html; charset=utf-8;
+//     .css text/css; charset=utf-8; .svg image/svg+xml; .json application/json;
+//     others by mime.TypeByExtension, else application/octet-stream. Every
+//     asset has X-Content-Type-Options: nosniff.
+//   - Pre-compressed variants: X.br and X.gz next to X are served for X to
+//     clients whose Accept-Encoding accepts them (q > 0, or "*"): br first,
+//     then gzip, else X itself; with Content-Encoding, X's Content-Type,
+//     their own Content-Length and ETag, and Vary: Accept-Encoding. Nothing
+//     is compressed on the fly.
+//   - Caching: every asset has Cache-Control: no-cache and its ETag; a
+//     matching If-None-Match gets 304. No file name carries a content hash,
+//     so browsers revalidate each time (cheaply) and a new build is never
+//     served stale. HEAD and byte ranges are supported.
+//   - Cross-origin embedding: a page whose Origin passes the WebSocket
+//     endpoint's origin rule (the server's own host, or a
+//     Config.AllowedOrigins pattern matched with path.Match,
+//     case-insensitively, against the Origin's host[:port], or
+//     scheme://host[:port] when the pattern holds "://") gets
+//     Access-Control-Allow-Origin: <its origin> on every asset, so that it
+//     can import switchboard.js and fetch switchboard.wasm and wasm_exec.js,
+//     and on their 404s (also without Config.Assets), so that it can tell a
+//     browser client that is not built from a refused origin. No
+//     credentials are allowed. Other origins and requests without an
+//     Origin get no CORS header. Assets carry Vary: Origin. The admin API
+//     (/api/v1) never sends CORS headers: it serves the same-origin
+//     dashboard only.
+//
+// Without Config.Assets, / is a placeholder page that gives the WebSocket
+// URL and says how to build the dashboard.
+//
+// # Live event stream
+//
+// GET /api/v1/events (admin token) is the dashboard's live feed. The
+// request's own goroutine serves it from a hub monitor: publishers never
+// wait for it. Watching costs the hub nothing while no stream is open; each
+// stream receives at most Config.EventRate (200) message events per second
+// (with a burst of a quarter of that), and the others are counted in
+// "sampled" events; at most 256 events wait for a stream that cannot keep
+// up, and the others are counted in "dropped" events. The stream ends when
+// the client goes away, when a write stalls for WriteTimeout, and when the
+// server starts shutting down (Run and Close end it first, so that a
+// graceful shutdown never waits for it); a new one is then refused with
+// 503. The format is described at the end of this comment.
+//
+// # Events stream format (GET /api/v1/events)
+//
+// Authorization: Bearer <admin token>; without it 401 {"code":"unauthorized"}.
+// The answer is 200 with Content-Type: application/x-ndjson and
+// Cache-Control: no-store, a chunked body of one JSON object per line, each
+// line flushed when written. Every object has a string "type"; clients must
+// ignore types and fields they do not know. EventSource cannot send the
+// Authorization header: read it with fetch and a body reader.
+//
+//	{"type":"stats","time":"2024-01-24T10:25:37.123Z","connections":2,"sessions":2,"msgs_in_per_sec":10.5,"msgs_out_per_sec":20,"bytes_in_per_sec":800,"bytes_out_per_sec":1600.5}
+//
+// Once a period (1 s), which also keeps the stream alive, the first one
+// period after the stream opens. time: RFC 3339, UTC, milliseconds.
+// connections: WebSocket connections (welcomed or not); sessions: sessions
+// in the hub (with clients, subscriptions or retained values). The rates are
+// per second over the last period, to one decimal: objects (msgs) and bytes
+// received from clients (in) and sent to clients (out).
+//
+//	{"type":"message","kind":"publish","session_id":"s1","topic":"news","publisher_name":"alice","seq":42,"timestamp":"2024-01-24T10:25:37Z","size":17,"delivered":3,"preview":"{\"headline\":\"hi\"}","encrypted":false}
+//
+// One message that went through the server. kind: "publish" (by a client or
+// the operator, with its seq), "request", "send" (by a client or the
+// operator, to one client) or "broadcast" (the operator's, to every session:
+// no session_id). seq is absent when the message has none. timestamp: the
+// message's own (the publisher's, or the server's receive time). size: the
+// payload's length in bytes; delivered: the connections it reached.
+// preview: the payload's JSON text, its first 200 characters, followed by
+// "…" and with "truncated":true when it is longer. encrypted: the payload is
+// a JSON string starting with "e2e:" (an end-to-end encrypted envelope,
+// which the server cannot open; the preview then shows ciphertext). Events
+// of one topic arrive in seq order. Replies, acks and retained values
+// delivered on subscribe are not reported.
+//
+//	{"type":"sampled","count":1234,"limit":200}
+//
+// Before a stats event, when message events were left out since the last
+// one to keep to the stream's rate: count is how many, limit the rate (per
+// second).
+//
+//	{"type":"dropped","count":17}
+//
+// Before a stats event, when message events were lost since the last one
+// because this stream's client did not read fast enough.
 package server

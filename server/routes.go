@@ -18,6 +18,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/clients/:client_id/send", s.handleSend)
 	api.POST("/broadcast", s.handleBroadcast)
 	api.DELETE("/clients/:client_id", s.handleDisconnect)
+	api.GET("/events", s.handleEvents)
 
 	e.GET("/*", s.handleAssets())
 	e.HEAD("/*", s.handleAssets())

@@ -48,8 +48,10 @@ type Server struct {
 	adminHash [sha256.Size]byte
 	tokenGen  bool // AdminToken was generated
 
-	draining  atomic.Bool  // shutting down: /readyz fails, /ws refuses
-	clock     atomic.Int64 // coarse time (unix ns), advanced by the sweeper
+	draining  atomic.Bool   // shutting down: /readyz fails, /ws refuses
+	quit      chan struct{} // closed when shutting down begins: event streams end
+	assets    *assetIndex   // nil without Config.Assets
+	clock     atomic.Int64  // coarse time (unix ns), advanced by the sweeper
 	tick      time.Duration
 	tasks     tracker
 	stop      chan struct{} // ends the sweeper
@@ -72,6 +74,7 @@ func New(cfg Config) (*Server, error) {
 		log:   cfg.Logger,
 		conns: make(map[*wsConn]struct{}),
 		stop:  make(chan struct{}),
+		quit:  make(chan struct{}),
 		hub: hub.New(hub.Options{
 			MaxSubscriptions: cfg.MaxSubscriptions,
 			QueueBytes:       cfg.QueueBytes,
@@ -82,6 +85,11 @@ func New(cfg Config) (*Server, error) {
 		rand.Read(b[:])
 		s.cfg.AdminToken = base64.RawURLEncoding.EncodeToString(b[:])
 		s.tokenGen = true
+	}
+	if cfg.Assets != nil {
+		if s.assets, err = indexAssets(cfg.Assets); err != nil {
+			return nil, err
+		}
 	}
 	s.adminHash = sha256.Sum256([]byte(s.cfg.AdminToken))
 	s.tick = min(cfg.HelloTimeout, cfg.Heartbeat, cfg.WriteTimeout) / 4
@@ -100,11 +108,12 @@ func (s *Server) Handler() http.Handler { return s.handler }
 func (s *Server) AdminToken() string { return s.cfg.AdminToken }
 
 // Run serves on ln (nil: listen on Config.Addr) until ctx is done, then shuts
-// down gracefully: /readyz starts failing, new WebSocket upgrades are
-// refused, every WebSocket client is closed with 4000 ("server shutting
-// down"), in-flight HTTP requests finish (within Config.ShutdownTimeout),
-// and every goroutine of the server ends. The Server is closed afterwards.
-// It returns nil after a shutdown caused by ctx.
+// down gracefully: /readyz starts failing, new WebSocket upgrades and event
+// streams are refused, open event streams end, every WebSocket client is
+// closed with 4000 ("server shutting down"), in-flight HTTP requests
+// finish (within Config.ShutdownTimeout), and every goroutine of the server
+// ends. The Server is closed afterwards. It returns nil after a shutdown
+// caused by ctx.
 func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	if ln == nil {
 		var err error
@@ -172,8 +181,9 @@ func (s *Server) dashboardURL(addr net.Addr) string {
 	return u
 }
 
-// drain marks the server as shutting down and closes every WebSocket client
-// with 4000, waiting up to timeout for them to go.
+// drain marks the server as shutting down, ends the live event streams, and
+// closes every WebSocket client with 4000, waiting up to timeout for them to
+// go.
 func (s *Server) drain(timeout time.Duration) {
 	s.connsMu.Lock()
 	s.draining.Store(true)
@@ -182,6 +192,7 @@ func (s *Server) drain(timeout time.Duration) {
 		conns = append(conns, wc)
 	}
 	if s.emptied == nil {
+		close(s.quit) // first drain
 		s.emptied = make(chan struct{})
 		if len(s.conns) == 0 {
 			close(s.emptied)
@@ -214,8 +225,8 @@ func (s *Server) drain(timeout time.Duration) {
 	}
 }
 
-// Close closes every WebSocket client with 4000 and stops the server's
-// goroutines, waiting for them. It does not stop an HTTP server serving
+// Close ends the live event streams, closes every WebSocket client with 4000
+// and stops the server's goroutines, waiting for them. It does not stop an HTTP server serving
 // Handler: Run does that. Safe to call more than once.
 func (s *Server) Close() error {
 	s.closeOnce.Do(func() {

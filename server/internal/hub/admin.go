@@ -204,7 +204,11 @@ func (h *Hub) PublishToSession(sessionID, topic string, payload []byte, publishe
 	if protocol.IsMeta(topic) {
 		st.retained = b
 	}
-	return m.Seq, s.fanout(st, topic, b, nil), nil
+	n := s.fanout(st, topic, b, nil)
+	if h.watched() {
+		h.observe(KindPublish, &m, n, s.shard, now)
+	}
+	return m.Seq, n, nil
 }
 
 // SendToClient delivers payload on topic to one client, subscribed or not,
@@ -222,13 +226,18 @@ func (h *Hub) SendToClient(clientID, topic string, payload []byte) error {
 	if c == nil {
 		return ErrNotFound
 	}
-	b := encodeMessage(&protocol.Message{Topic: topic, Payload: payload, PublisherName: protocol.ServerPublisher,
-		Timestamp: serverStamp(time.Now()), SessionID: c.session})
+	now := time.Now()
+	m := protocol.Message{Topic: topic, Payload: payload, PublisherName: protocol.ServerPublisher,
+		Timestamp: serverStamp(now), SessionID: c.session}
+	b := encodeMessage(&m)
 	s := c.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.members[c.id] != c || !c.Enqueue(b) {
 		return ErrNotFound
+	}
+	if h.watched() {
+		h.observe(KindSend, &m, 1, s.shard, now)
 	}
 	return nil
 }
@@ -245,8 +254,9 @@ func (h *Hub) Broadcast(topic string, payload []byte) (int, error) {
 	if err != nil {
 		return 0, err
 	}
+	now := time.Now()
 	m := protocol.Message{Topic: topic, Payload: payload, PublisherName: protocol.ServerPublisher,
-		Timestamp: serverStamp(time.Now())}
+		Timestamp: serverStamp(now)}
 	n := 0
 	for _, s := range h.allSessions() {
 		s.mu.Lock()
@@ -260,6 +270,10 @@ func (h *Hub) Broadcast(topic string, payload []byte) (int, error) {
 			}
 		}
 		s.mu.Unlock()
+	}
+	if h.watched() {
+		m.SessionID = ""
+		h.observe(KindBroadcast, &m, n, 0, now)
 	}
 	return n, nil
 }

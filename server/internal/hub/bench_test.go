@@ -2,6 +2,7 @@ package hub
 
 import (
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -121,6 +122,56 @@ func BenchmarkMatch(b *testing.B) {
 			for b.Loop() {
 				protocol.Match(c.pattern, c.topic)
 			}
+		})
+	}
+}
+
+// BenchmarkPublishMonitored measures a publish to one subscriber with no
+// monitor, and with a monitor that skips almost every event (its rate) or
+// whose consumer reads them (each parallel publisher in its own session).
+func BenchmarkPublishMonitored(b *testing.B) {
+	for _, mode := range []string{"none", "sampled", "all"} {
+		b.Run(mode, func(b *testing.B) {
+			h := newHub(b, Options{})
+			switch mode {
+			case "sampled":
+				m := h.Monitor(MonitorOptions{})
+				b.Cleanup(m.Close)
+			case "all":
+				m := h.Monitor(MonitorOptions{Rate: 1e9, Burst: 1e9})
+				b.Cleanup(m.Close)
+				stop := make(chan struct{})
+				done := make(chan struct{})
+				go func() {
+					defer close(done)
+					for {
+						select {
+						case <-m.Events():
+						case <-stop:
+							return
+						}
+					}
+				}()
+				b.Cleanup(func() { close(stop); <-done })
+			}
+			var f protocol.Frame
+			protocol.Decode([]byte(`{"type":"publish","topic":"t","payload":"0123456789012345678901234567890123456789012345678901234567890"}`), &f)
+			var mu sync.Mutex
+			n := 0
+			b.ReportAllocs()
+			b.RunParallel(func(pb *testing.PB) {
+				mu.Lock()
+				n++
+				session := fmt.Sprintf("s%d", n)
+				mu.Unlock()
+				pub := connect(b, h, "pub", session, true)
+				for pb.Next() {
+					h.Publish(pub.Conn, &f)
+					if batch, ok := pub.TryNext(); ok {
+						batch.Release()
+					}
+				}
+			})
 		})
 	}
 }

@@ -50,6 +50,22 @@
 // transport to start a writer only when there is something to write, so an
 // idle connection holds no writer goroutine and no buffer.
 //
+// # Monitoring
+//
+// Hub.Monitor opens a tap on the messages going through the hub (publishes,
+// requests, sends and broadcasts of every session), for dashboards. While
+// no monitor is open it costs one atomic load per message. Each monitor
+// admits at most MonitorOptions.Rate events per second (a lock-free GCRA:
+// over the rate it only reads shared state, and skips are counted per
+// session shard so that publishers of different sessions do not contend);
+// an admitted event is built once, with a copy of the payload's first
+// MonitorPreviewBytes, and offered to the monitor's bounded channel without
+// blocking: when it is full the event is dropped and counted. Events are
+// offered with the session lock held, so each topic's events arrive in seq
+// order. Hub.Stats sums the connections' traffic counters (closed
+// connections' counters are kept per client shard, so totals never
+// decrease).
+//
 // # Concurrency and lock order
 //
 // All exported methods are safe for concurrent use. Locks are taken in this
@@ -57,8 +73,8 @@
 //
 //	shard.mu → session.mu → Conn.mu
 //
-// clientShard.mu (the client id index) is never held together with another
-// lock. lockSession takes shard.mu only to find the session and releases it
+// clientShard.mu (the client id index) and Hub.monMu (changes to the list of
+// monitors) are never held together with another lock. lockSession takes shard.mu only to find the session and releases it
 // before taking session.mu; removing an empty session takes shard.mu then
 // session.mu and marks it dead, and lockSession retries on a dead session.
 // session.mu guards the session's tables and the session fields of its

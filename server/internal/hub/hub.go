@@ -60,14 +60,20 @@ const numShards = 64
 type shard struct {
 	mu       sync.RWMutex
 	sessions map[string]*session
-	_        [40]byte // keep neighbouring shards' locks off one cache line
+	index    int
+	_        [32]byte // keep neighbouring shards' locks off one cache line
 }
 
 // clientShard indexes connections by client id, for operator APIs.
 type clientShard struct {
-	mu    sync.RWMutex
-	conns map[string]*Conn
-	_     [40]byte
+	mu      sync.RWMutex
+	conns   map[string]*Conn
+	retired counters // of the connections unregistered from this shard
+}
+
+// counters are traffic totals.
+type counters struct {
+	msgsIn, msgsOut, bytesIn, bytesOut uint64
 }
 
 // Hub is the in-memory routing core. All its methods are safe for concurrent
@@ -77,12 +83,16 @@ type Hub struct {
 	closed  atomic.Bool
 	shards  [numShards]shard
 	clients [numShards]clientShard
+
+	monMu    sync.Mutex                 // serializes changes of monitors
+	monitors atomic.Pointer[[]*Monitor] // nil while there is none
 }
 
 // New returns a Hub.
 func New(opts Options) *Hub {
 	h := &Hub{opts: opts.withDefaults()}
 	for i := range h.shards {
+		h.shards[i].index = i
 		h.shards[i].sessions = make(map[string]*session)
 		h.clients[i].conns = make(map[string]*Conn)
 	}
@@ -116,7 +126,7 @@ func (h *Hub) lockSession(id string, create bool) *session {
 			}
 			sh.mu.Lock()
 			if s = sh.sessions[id]; s == nil {
-				s = newSession(id)
+				s = newSession(id, sh.index)
 				sh.sessions[id] = s
 			}
 			sh.mu.Unlock()
@@ -229,6 +239,13 @@ func (h *Hub) Unregister(c *Conn) {
 	cs.mu.Lock()
 	if cs.conns[c.id] == c {
 		delete(cs.conns, c.id)
+		// Totals stay monotonic: what leaves the index joins retired
+		// under the same lock that Stats reads both with.
+		r := &cs.retired
+		r.msgsIn += c.msgsIn.Load()
+		r.msgsOut += c.msgsOut.Load()
+		r.bytesIn += c.bytesIn.Load()
+		r.bytesOut += c.bytesOut.Load()
 	}
 	cs.mu.Unlock()
 	c.shut(0)
@@ -332,4 +349,43 @@ func (h *Hub) Sweep(now time.Time) {
 			h.maybeRemove(s)
 		}
 	}
+}
+
+// Stats are the hub's totals.
+type Stats struct {
+	Connections int // connections, welcomed or not
+	Sessions    int // sessions, including those that only keep retained values
+	// Objects and bytes received from and sent to clients since the hub
+	// started, closed connections included. They never decrease.
+	MsgsIn, MsgsOut, BytesIn, BytesOut uint64
+}
+
+// Stats returns the hub's totals. It reads each connection's counters
+// under its client-shard read lock: cheap enough to call every second,
+// and free when nobody calls it.
+func (h *Hub) Stats() Stats {
+	var st Stats
+	for i := range h.clients {
+		cs := &h.clients[i]
+		cs.mu.RLock()
+		st.Connections += len(cs.conns)
+		st.MsgsIn += cs.retired.msgsIn
+		st.MsgsOut += cs.retired.msgsOut
+		st.BytesIn += cs.retired.bytesIn
+		st.BytesOut += cs.retired.bytesOut
+		for _, c := range cs.conns {
+			st.MsgsIn += c.msgsIn.Load()
+			st.MsgsOut += c.msgsOut.Load()
+			st.BytesIn += c.bytesIn.Load()
+			st.BytesOut += c.bytesOut.Load()
+		}
+		cs.mu.RUnlock()
+	}
+	for i := range h.shards {
+		sh := &h.shards[i]
+		sh.mu.RLock()
+		st.Sessions += len(sh.sessions)
+		sh.mu.RUnlock()
+	}
+	return st
 }

@@ -324,7 +324,10 @@ func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
 	if meta {
 		st.retained = b
 	}
-	s.fanout(st, f.Topic, b, c)
+	n := s.fanout(st, f.Topic, b, c)
+	if h.watched() {
+		h.observe(KindPublish, &m, n, s.shard, now)
+	}
 	if f.ID != "" {
 		ack(c, &protocol.Ack{ID: f.ID, HasSeq: true, Seq: m.Seq})
 	}
@@ -363,14 +366,15 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	}
 	now := time.Now()
 	replyTo := newReplyTo()
-	b := encodeMessage(&protocol.Message{
+	m := protocol.Message{
 		Topic:         f.Topic,
 		Payload:       f.Payload,
 		PublisherName: c.name,
 		Timestamp:     stamp(f.Timestamp, now),
 		SessionID:     c.session,
 		ReplyTo:       replyTo,
-	})
+	}
+	b := encodeMessage(&m)
 	s := c.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -380,8 +384,12 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	if len(c.pending) >= h.opts.MaxPendingRequests {
 		return errTooManyReq
 	}
-	if s.fanout(s.streams[f.Topic], f.Topic, b, c) == 0 {
+	n := s.fanout(s.streams[f.Topic], f.Topic, b, c)
+	if n == 0 {
 		return errNoResp
+	}
+	if h.watched() {
+		h.observe(KindRequest, &m, n, s.shard, now)
 	}
 	p := &pending{replyTo: replyTo, id: f.ID, requester: c}
 	s.requests[replyTo] = p
@@ -469,20 +477,25 @@ func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
 	if len(f.Payload) == 0 {
 		return errNeedPay
 	}
-	b := encodeMessage(&protocol.Message{
+	now := time.Now()
+	m := protocol.Message{
 		Topic:         f.Topic,
 		Payload:       f.Payload,
 		PublisherName: c.name,
-		Timestamp:     stamp(f.Timestamp, time.Now()),
+		Timestamp:     stamp(f.Timestamp, now),
 		SessionID:     c.session,
 		From:          c.id,
-	})
+	}
+	b := encodeMessage(&m)
 	s := c.sess
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	to := s.members[f.To]
 	if to == nil || !to.Enqueue(b) {
 		return errNoClient
+	}
+	if h.watched() {
+		h.observe(KindSend, &m, 1, s.shard, now)
 	}
 	if f.ID != "" {
 		ack(c, &protocol.Ack{ID: f.ID})

@@ -11,7 +11,8 @@ import (
 // through the session it was published in: its members, its streams (exact
 // subscriptions), its wildcard subscriptions and its pending requests.
 type session struct {
-	id string
+	id    string
+	shard int // index of its shard in Hub.shards
 
 	mu   sync.Mutex // guards everything below and the session fields of its Conns
 	dead bool       // removed from its shard; lockSession retries
@@ -25,9 +26,10 @@ type session struct {
 	emptySince  time.Time           // when the last member left
 }
 
-func newSession(id string) *session {
+func newSession(id string, shard int) *session {
 	return &session{
 		id:       id,
+		shard:    shard,
 		members:  make(map[string]*Conn),
 		streams:  make(map[string]*stream),
 		wildIdx:  make(map[string]*wildGroup),
