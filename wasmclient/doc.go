@@ -1,0 +1,94 @@
+//go:build js && wasm
+
+// Command wasmclient is Switchboard's browser client: the Go client
+// (package client, and through it the end-to-end crypto of package seal)
+// compiled with GOOS=js GOARCH=wasm into switchboard.wasm and exposed as
+// the JavaScript API of frontend/switchboard.d.ts. No protocol or crypto is
+// written again in JavaScript: this package only converts between
+// JavaScript values and the client's Go API, through
+// github.com/hack-pad/safejs, so that a JavaScript exception is a Go error
+// and never a panic.
+//
+// Build it with
+//
+//	GOOS=js GOARCH=wasm go build -trimpath -ldflags='-s -w' -o switchboard.wasm ./wasmclient
+//
+// and pre-compress it with go run ./internal/precompress switchboard.wasm.
+//
+// # Contract with the loader
+//
+// frontend/switchboard.js fetches wasm_exec.js and switchboard.wasm, sets
+// globalThis.__switchboardReady to a function, and calls go.run. main
+// builds the API object and calls globalThis.__switchboardReady(api) once
+// (the loader's function then deletes itself and resolves load()); if the
+// API cannot be built it calls __switchboardReady(null, error) and returns.
+// Otherwise main never returns (select {}), since the API's Funcs are Go
+// code: an exiting program would leave the page with dead functions. Run
+// without the loader (no __switchboardReady), main logs an error to the
+// console and exits.
+//
+// # The API
+//
+// The object passed to the loader is {version, connect(options),
+// createClient(name, url, options, publishAction, sessionId)}; a Client is
+// {clientId, name, sessionId, encrypted, subscribe, publish, request,
+// onRequest, send, onDefault, ping, close}, as in switchboard.d.ts.
+// Payloads go through the page's own JSON.stringify and JSON.parse, so
+// they are exactly what JSON would make of them (undefined becomes null,
+// toJSON is honoured, a BigInt is a bad_request). Every method that waits
+// for the server returns a Promise rejected with an Error named
+// "SwitchboardError" whose code is the server's protocol code (forbidden,
+// timeout, no_responders, …), a decryption failure (wrong_key, tampered,
+// replay, stale, unsigned, unknown_sender, key_changed, plaintext), or a
+// client-side one: bad_request (wrong arguments), closed, not_connected
+// (an outage with the buffer full), network, handler, slow_consumer (the
+// handlers fell behind and messages were dropped), internal. An error
+// caused by a WebSocket close also has closeCode; one about a message that
+// failed to open has topic, publisherName and seq. The error that ends a
+// client (a terminal close code, a refused reconnect) reaches onError with
+// code closed, and the client then releases everything by itself.
+//
+// Request handlers (onRequest) see only requests (messages with replyTo);
+// their return value, or the value their promise resolves to, is the
+// reply. When they throw or reject, the requester gets the reply
+// {"error": message} at once instead of a timeout, and onError gets a
+// 'handler' error.
+//
+// # Concurrency
+//
+// JavaScript calls into Go on the event loop, and a Go callback must never
+// block: while it waits, no JavaScript runs, so whatever it waits for (a
+// WebSocket event, a timer) never comes, and the page deadlocks. So every
+// method reads its arguments synchronously (the payload is serialised at
+// the call, so a later change to the object does not matter), starts a
+// goroutine, and returns a Promise at once; the goroutine calls the client
+// (which may wait) and settles the Promise. Promises are made with the
+// global Promise and an executor Func (safejs has no helper).
+//
+// Handlers, onState and onError are called by the client's handler
+// goroutine, one at a time and in order, which is not a JavaScript callback:
+// it may wait, and a handler may call any method, close included. An
+// exception in a handler goes to onError with code 'handler' (to
+// console.error when there is no onError) and delivery goes on; a handler
+// that returns a promise has its rejection reported the same way. A
+// request handler's promise is awaited in a goroutine of its own, so that
+// it does not hold up the messages behind it.
+//
+// # Func lifetimes
+//
+// Every Func is made by newFunc and released by releaseFunc, and counted
+// (liveFuncs), so tests can check that nothing leaks. A Promise executor
+// lives for the Promise constructor call; the two callbacks that await a
+// promise live until it settles. The API's connect and createClient live
+// as long as the program. A client's methods, its clientId getter and its
+// subscriptions' unsubscribe methods are held in one registry (funcSet):
+// unsubscribe releases its own Func, and close, or a terminal close by the
+// server, releases them all once the client's goroutines have ended.
+// Before a Func is released, the property that holds it is replaced by a
+// long-lived function that returns a Promise rejected with code 'closed'
+// (resolved, for close, unsubscribe and onDefault), and clientId becomes a
+// plain value: a page that keeps a reference to a closed client gets an
+// answer, not Go's "call to released function". A promise returned by a
+// handler that settles after its client closed may still reach a released
+// Func; Go logs that to the console and nothing else happens.
+package main
