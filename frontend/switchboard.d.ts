@@ -89,7 +89,10 @@ export interface Switchboard {
   /**
    * The original framework's one-call helper: connects (with reconnect),
    * subscribes each topic of `options.subscriptions` to its handler, then
-   * calls `publishAction(client)` and resolves to the client.
+   * calls `publishAction(client)` and resolves to the client. `options` also
+   * takes any {@link ConnectOptions} field (passphrase, onError, …). A
+   * `publishAction` that throws rejects with code `'handler'` and closes the
+   * client.
    *
    * @param name the client name (stamped as `publisherName`).
    * @param url the WebSocket URL, e.g. `ws://localhost:8080/ws`.
@@ -98,7 +101,7 @@ export interface Switchboard {
   createClient(
     name: string,
     url: string,
-    options?: { subscriptions?: Record<string, (msg: Message) => void> },
+    options?: { subscriptions?: Record<string, (msg: Message) => void> } & Partial<Omit<ConnectOptions, 'url' | 'name' | 'sessionId'>>,
     publishAction?: (client: Client) => void | Promise<void>,
     sessionId?: string,
   ): Promise<Client>;
@@ -146,8 +149,8 @@ export interface ConnectOptions {
    * Called for errors that belong to no pending call: a message that failed
    * to decrypt (`wrong_key`, `tampered`, `replay`, …; the message is dropped),
    * an `error` from the server without an `id`, a handler that threw
-   * (`handler`), a terminal close (`closed`, with the close code in the
-   * message).
+   * (`handler`), a terminal close (`closed`, with `closeCode`), after which
+   * the client has released everything by itself. Default: `console.error`.
    */
   onError?: (error: SwitchboardError) => void;
 }
@@ -166,8 +169,11 @@ export interface Message {
   payload: unknown;
   /** The publisher's client name, stamped by the server (`"$server"` for the operator API). */
   publisherName: string;
-  /** RFC 3339: the publisher's timestamp if it gave one, else the server's receive time. */
-  timestamp: string;
+  /**
+   * RFC 3339: the publisher's timestamp if it gave one, else the server's
+   * receive time. Absent only when the server sent none.
+   */
+  timestamp?: string;
   sessionId: string;
   /** Per (session, topic) sequence number; absent for requests, sends and broadcasts. */
   seq?: number;
@@ -186,8 +192,9 @@ export type ErrorCode =
   | 'too_large' | 'rate_limited' | 'timeout' | 'no_responders' | 'unsupported' | 'internal'
   // end-to-end decryption and verification
   | 'wrong_key' | 'tampered' | 'replay' | 'stale' | 'unsigned' | 'unknown_sender' | 'key_changed'
+  | 'plaintext' // a plaintext payload refused in a session that requires encryption
   // client side
-  | 'network' | 'closed' | 'handler'
+  | 'network' | 'closed' | 'not_connected' | 'slow_consumer' | 'handler'
   | (string & {});
 
 /** An error from the server or the client library. */
@@ -198,13 +205,22 @@ export interface SwitchboardError extends Error {
    * client-side one (`'network'`, `'closed'`, `'handler'`).
    */
   code: ErrorCode;
+  /** When a WebSocket close caused the error: its close code (e.g. 4003, 4401). */
+  closeCode?: number;
+  /** On a decryption failure: the message's topic, publisher and seq. */
+  topic?: string;
+  publisherName?: string;
+  seq?: number;
 }
 
 /** An active subscription. */
 export interface Subscription {
   /** The topic or pattern as subscribed. */
   readonly pattern: string;
-  /** Stops delivery to this handler; resolves once the server acknowledged. */
+  /**
+   * Stops delivery to this handler at once; the server's unsubscribe is
+   * queued and the promise resolves without waiting for its ack.
+   */
   unsubscribe(): Promise<void>;
 }
 
@@ -239,8 +255,10 @@ export interface Client {
 
   /**
    * Answers requests on a topic or pattern: the handler's return value (or
-   * the value its promise resolves to) is sent back as the reply; a thrown
-   * error is reported to `onError` and no reply is sent.
+   * the value its promise resolves to) is sent back as the reply. Only
+   * requests reach the handler (plain publishes on the pattern do not). A
+   * handler that throws or rejects is reported to `onError` (code
+   * `'handler'`) and the requester gets the reply `{"error": message}`.
    */
   onRequest(pattern: string, handler: (msg: Message) => unknown | Promise<unknown>): Promise<Subscription>;
 
