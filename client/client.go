@@ -1,6 +1,7 @@
 package client
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"log/slog"
@@ -32,7 +33,8 @@ type Client struct {
 	done   chan struct{} // closed on reaching StateClosed
 	e2e    *e2eState     // nil without Options.E2E: the plaintext path is untouched
 
-	nextID atomic.Uint64
+	nextID   atomic.Uint64
+	instance string // sent in hello: the server de-duplicates retried publishes by it (delivery.go)
 
 	mu        sync.Mutex
 	state     State
@@ -44,6 +46,7 @@ type Client struct {
 	maxFrame  int
 	subs      map[string]*subEntry // wire subscriptions by pattern
 	handlers  []*Subscription      // copy on write, in registration order
+	extras    []*Subscription      // copy on write: without a message handler, with presence or gap handlers
 	pending   map[string]*call     // acknowledged calls by id
 	out       outbox
 	outSig    chan struct{} // cap 1: the outbox has work for the writer
@@ -60,6 +63,7 @@ type conn struct {
 	stopOnce  sync.Once
 	writerErr atomic.Pointer[error]
 	writerEnd chan struct{}
+	token     string // the token its hello carried (auth.go refreshes it)
 }
 
 func (cn *conn) halt() { cn.stopOnce.Do(func() { close(cn.stop) }) }
@@ -72,6 +76,8 @@ type call struct {
 	err    error
 	queued bool      // still in the outbox
 	sent   bool      // handed to a connection
+	retry  []byte    // a publish sent again after a reconnect, with the same id (delivery.go)
+	n      uint64    // the id's number: the order calls were made in
 	sub    *subEntry // a subscribe: the answer updates the entry
 	unsub  bool      // an unsubscribe: the answer is not awaited
 }
@@ -106,6 +112,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		pending:  make(map[string]*call),
 		outSig:   make(chan struct{}, 1),
 		space:    make(chan struct{}),
+		instance: newInstance(),
 	}
 	if o.E2E != nil {
 		if c.e2e, err = newE2EState(c, o.E2E); err != nil {
@@ -264,6 +271,10 @@ func (c *Client) newID() string {
 func (c *Client) connect(ctx context.Context) (*conn, *protocol.Frame, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
+	token, err := c.token(ctx) // auth.go: Token, or a fresh one from TokenFunc
+	if err != nil {
+		return nil, nil, nil, err
+	}
 	tr, err := dialTransport(ctx, c.url, &c.opts)
 	if err != nil {
 		return nil, nil, nil, err
@@ -272,9 +283,10 @@ func (c *Client) connect(ctx context.Context) (*conn, *protocol.Frame, []byte, e
 		Type:      protocol.TypeHello,
 		Name:      c.opts.Name,
 		SessionID: c.opts.SessionID,
-		Token:     c.opts.Token,
+		Token:     token,
 		Protocol:  protocol.Version,
 		Echo:      c.opts.Echo,
+		Instance:  c.instance,
 	})
 	if err := tr.Write(ctx, hello); err != nil {
 		tr.Abort()
@@ -314,7 +326,7 @@ func (c *Client) connect(ctx context.Context) (*conn, *protocol.Frame, []byte, e
 			if hb <= 0 {
 				hb = protocol.DefaultHeartbeat
 			}
-			cn := &conn{tr: tr, heartbeat: hb, stop: make(chan struct{}), writerEnd: make(chan struct{})}
+			cn := &conn{tr: tr, heartbeat: hb, stop: make(chan struct{}), writerEnd: make(chan struct{}), token: token}
 			cn.lastRead.Store(time.Now().UnixNano())
 			limit := c.opts.ReadLimit
 			if w.MaxFrameBytes > 0 {
@@ -346,12 +358,13 @@ func (c *Client) installLocked(cn *conn, w *protocol.Frame) {
 	slices.Sort(patterns)
 	front := make([]outItem, 0, len(patterns))
 	for _, p := range patterns {
-		front = append(front, c.subscribeItemLocked(c.subs[p]))
+		front = append(front, c.subscribeItemLocked(c.subs[p], true))
 	}
 	c.out.prepend(front)
 	c.setStateLocked(StateConnected)
 	c.wg.Add(1)
 	go c.writer(cn)
+	c.startRefreshLocked(cn) // auth.go
 	c.signalWriterLocked()
 }
 
@@ -371,6 +384,7 @@ func (c *Client) run(cn *conn, rest []byte) {
 		}
 		c.lostLocked()
 		retry, long := reconnectPolicy(err)
+		retry = retry || c.renewable(err) // auth.go: an expired token is replaced
 		if !retry || c.opts.DisableReconnect {
 			c.terminateLocked(err)
 			c.mu.Unlock()
@@ -444,10 +458,16 @@ func (c *Client) reconnect(long bool) (*conn, []byte, error) {
 // on the next connection), and with OutageFail everything unsent is dropped.
 func (c *Client) lostLocked() {
 	c.cn = nil
+	var retry []outItem
 	for _, cl := range c.pending {
 		switch {
 		case cl.sub != nil || cl.unsub:
 			delete(c.pending, cl.id)
+		case cl.sent && cl.retry != nil && c.opts.Outage == OutageBuffer:
+			// A publish with an id: sent again on the next connection, and
+			// stored once (the server de-duplicates by instance and id).
+			cl.sent, cl.queued = false, true
+			retry = append(retry, outItem{data: cl.retry, call: cl})
 		case cl.sent:
 			c.resolveLocked(cl, nil, ErrConnectionLost)
 		}
@@ -465,6 +485,9 @@ func (c *Client) lostLocked() {
 		}
 		return true
 	})
+	// Ahead of what was queued later, in the order they were made.
+	slices.SortFunc(retry, func(a, b outItem) int { return cmp.Compare(a.call.n, b.call.n) })
+	c.out.prepend(retry)
 	c.signalSpaceLocked()
 }
 
@@ -616,8 +639,10 @@ func (c *Client) handleFrame(data []byte) {
 		switch f.Type {
 		case protocol.TypeMessage:
 			c.handleMessage(f)
-		case protocol.TypeAck, protocol.TypePong, protocol.TypeResponse:
+		case protocol.TypeAck, protocol.TypePong, protocol.TypeResponse, protocol.TypePresence:
 			c.answer(f.ID, f, nil)
+		case protocol.TypePresenceEvent:
+			c.handlePresenceEvent(f)
 		case protocol.TypeError:
 			perr := f.Err()
 			if f.ID == "" || !c.answer(f.ID, nil, perr) {
@@ -724,14 +749,26 @@ func (c *Client) enqueue(ctx context.Context, it outItem) error {
 // or response frame, or the server's *protocol.Error. Without a deadline in
 // ctx, Options.CallTimeout applies.
 func (c *Client) roundTrip(ctx context.Context, f *protocol.Frame) (*protocol.Frame, error) {
+	return c.roundTripRetry(ctx, f, false)
+}
+
+// roundTripRetry is roundTrip; with retry, an object written to a
+// connection that drops before the answer is sent again on the next one
+// (with OutageBuffer), instead of failing with ErrConnectionLost.
+func (c *Client) roundTripRetry(ctx context.Context, f *protocol.Frame, retry bool) (*protocol.Frame, error) {
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, c.opts.CallTimeout)
 		defer cancel()
 	}
-	f.ID = c.newID()
-	cl := &call{id: f.ID, done: make(chan struct{})}
-	if err := c.enqueue(ctx, outItem{data: appendObject(nil, f), call: cl}); err != nil {
+	n := c.nextID.Add(1)
+	f.ID = strconv.FormatUint(n, 36)
+	cl := &call{id: f.ID, done: make(chan struct{}), n: n}
+	data := appendObject(nil, f)
+	if retry {
+		cl.retry = data
+	}
+	if err := c.enqueue(ctx, outItem{data: data, call: cl}); err != nil {
 		return nil, err
 	}
 	select {

@@ -724,11 +724,13 @@ func TestOutageFail(t *testing.T) {
 	}
 }
 
+// With OutageFail, a publish in flight fails (by default it is retried:
+// TestPublishRetriedAfterReconnect).
 func TestInFlightCallFailsOnDisconnect(t *testing.T) {
 	fs := newFakeServer(t)
 	fs.set(func(fs *fakeServer) { fs.hold["held"] = true })
 	ctx := testContext(t)
-	c := dialTest(t, fs.url(), Options{})
+	c := dialTest(t, fs.url(), Options{Outage: OutageFail})
 	errc := make(chan error, 1)
 	go func() {
 		_, err := c.Publish(ctx, "held", 1)

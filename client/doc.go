@@ -73,15 +73,34 @@
 // connection the client gets a new ClientID, and every subscription is
 // sent again, before anything buffered, with the same handlers. For a
 // topic without wildcards the resubscribe asks for the messages missed
-// since the last seq received (history recovery, when the server still has
-// them in the same epoch); otherwise delivery resumes live, and what was
-// published during the outage is lost.
+// since the last seq received: the server replays them, exactly once and in
+// order, when it still has them in the same epoch (its history: by default
+// the last 100 messages of at most 5 minutes); otherwise delivery resumes
+// live, and a *RecoveryError (matching ErrNotRecovered, with the reason)
+// reaches the subscription's WithGapHandler and OnError so that the
+// application can resynchronize. This holds whatever ended the connection,
+// a slow-consumer close (4001) included. Subscription.Position and
+// WithSince resume from a saved position.
 //
-// Calls already written to a lost connection and waiting for their answer
-// (Publish, Request, Reply, Send, Ping) fail with ErrConnectionLost: the
-// server may have processed them, so they are not retried (a retried
-// publish could be delivered twice). Subscribe is different: it keeps
-// waiting and completes on the next connection.
+// A Publish (or PublishIfSeq) already written to a lost connection and
+// waiting for its ack is sent again on the next connection, with the same
+// id, ahead of anything published later; the client names itself with a
+// random instance in hello, and the server stores a publish once per
+// (instance, id): an acknowledged Publish is stored exactly once. With
+// OutageFail it fails with ErrConnectionLost instead. Other calls waiting
+// for their answer (Request, Reply, Send, Ping) fail with
+// ErrConnectionLost: the server may have processed them, and a retried
+// request could be answered twice. Subscribe keeps waiting and completes
+// on the next connection. docs/delivery.md states these guarantees
+// precisely.
+//
+// # Presence
+//
+// Client.Presence lists the clients of the session subscribed to a topic;
+// Subscribe with WithPresence(fn) also delivers PresenceEvents (join,
+// leave — including clients that vanished, once the server noticed: at
+// once for a reset connection, within its heartbeat timeout for a silent
+// one) to fn on the handler goroutine, in order with messages.
 //
 // # Outages
 //
@@ -187,6 +206,16 @@
 // history older than 5 minutes fail to open (seal.ErrStale). Without E2E
 // the plaintext path is unchanged and allocates nothing more.
 //
+// # Authentication and TLS
+//
+// Options.Token is sent in every hello. Options.TokenFunc instead fetches a
+// token before each connection attempt and replaces it on the open
+// connection (a refresh object) when a quarter of its life remains, read
+// from the JWT's exp claim; if it expires anyway, the server closes with
+// 4401 and the client reconnects with a new token (a fresh token refused at
+// hello is final). Options.TLSConfig sets the TLS configuration of wss://
+// handshakes, for example a private CA (native only).
+//
 // # WebAssembly
 //
 // Under GOOS=js GOARCH=wasm the client uses the JavaScript environment's
@@ -194,9 +223,10 @@
 // through github.com/hack-pad/safejs, without net/http, which keeps the
 // binary small. There:
 //
-//   - Options.Header and Options.Compression have no effect: browsers do not
-//     let scripts set handshake headers (use Token, or a query parameter)
-//     and negotiate compression themselves.
+//   - Options.Header, Options.Compression and Options.TLSConfig have no
+//     effect: browsers do not let scripts set handshake headers (use Token or
+//     TokenFunc, or a query parameter), negotiate compression themselves and
+//     use their own TLS settings.
 //   - Handshake failures are opaque: the browser reports neither the HTTP
 //     status nor the reason, so an HTTP 401 or 403 is retried like any
 //     network error; close codes sent by the server are reported.

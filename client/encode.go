@@ -34,7 +34,11 @@ func appendObject(dst []byte, f *protocol.Frame) []byte {
 		dst = append(dst, `,"echo":`...)
 		dst = strconv.AppendBool(dst, *f.Echo)
 	}
+	str("instance", f.Instance)
 	str("topic", f.Topic)
+	if f.Presence {
+		dst = append(dst, `,"presence":true`...)
+	}
 	str("reply_to", f.ReplyTo)
 	str("to", f.To)
 	str("timestamp", f.Timestamp)

@@ -36,6 +36,7 @@ type fakeServer struct {
 	dials        int
 	hellos       []protocol.Frame
 	subscribes   []protocol.Frame
+	publishes    []protocol.Frame
 	subprotocols []string
 
 	// Behaviour switches, set by tests.
@@ -47,6 +48,7 @@ type fakeServer struct {
 	deaf         bool               // ignore ping objects
 	hold         map[string]bool    // publishes on these topics get no ack
 	refuse       map[string]bool    // subscribes to these patterns get forbidden
+	notRecovered string             // subscribes with since get recovered:false with this reason (else true, replaying nothing)
 }
 
 type fakeConn struct {
@@ -248,11 +250,16 @@ func (fs *fakeServer) handle(c *fakeConn, obj []byte) {
 		if !protocol.HasWildcard(f.Topic) {
 			ack.HasSeq, ack.Seq, ack.Epoch = true, fs.seqs[c.session+" "+f.Topic], "e1"
 		}
+		if f.Since != nil {
+			ok := fs.notRecovered == ""
+			ack.Recovered, ack.Reason = &ok, fs.notRecovered
+		}
 		c.write(protocol.AppendAck(nil, ack))
 	case protocol.TypeUnsubscribe:
 		delete(c.subs, f.Topic)
 		c.write(protocol.AppendAck(nil, &protocol.Ack{ID: f.ID}))
 	case protocol.TypePublish:
+		fs.publishes = append(fs.publishes, f)
 		if fs.hold[f.Topic] {
 			return
 		}

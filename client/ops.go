@@ -28,9 +28,11 @@ func WithTimestamp(t time.Time) PublishOption {
 // encoding/json, except json.RawMessage and []byte, which must hold one
 // JSON value and are sent as they are (so []byte is not base64-encoded).
 // Without a deadline in ctx, Options.CallTimeout applies. During an outage
-// the publish is buffered or fails per Options.Outage; if the connection
-// drops after it was written and before the ack, it fails with
-// ErrConnectionLost and is not retried.
+// the publish is buffered or fails per Options.Outage. If the connection
+// drops after it was written and before the ack, it is sent again after the
+// reconnect with the same id, and the server stores it once (with
+// OutageFail it fails with ErrConnectionLost instead): an acknowledged
+// Publish is stored exactly once (docs/delivery.md).
 func (c *Client) Publish(ctx context.Context, topic string, payload any, opts ...PublishOption) (uint64, error) {
 	return c.publish(ctx, topic, payload, nil, opts)
 }
@@ -49,7 +51,7 @@ func (c *Client) publish(ctx context.Context, topic string, payload any, ifSeq *
 	if err != nil {
 		return 0, wrap(op, err)
 	}
-	ack, err := c.roundTrip(ctx, f)
+	ack, err := c.roundTripRetry(ctx, f, true)
 	if err != nil {
 		return 0, wrap(op, err)
 	}

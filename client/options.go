@@ -1,6 +1,7 @@
 package client
 
 import (
+	"context"
 	"fmt"
 	"log/slog"
 	"net/url"
@@ -23,6 +24,24 @@ type Options struct {
 	// Token is sent in hello for servers that require authentication.
 	// Default none.
 	Token string
+	// TokenFunc, when set, supplies the token instead of Token: it is
+	// called before every connection attempt (so a reconnect presents a
+	// fresh token), and again before the current token expires (from its
+	// JWT exp claim: when a quarter of its life remains, at least 5 s
+	// before, at most half way), whose result is sent as a refresh object
+	// on the open connection. A refresh that fails is reported to OnError
+	// and retried; if the token expires anyway, the server closes with 4401
+	// and the client reconnects with a new token (with TokenFunc, 4401 after
+	// welcome is not terminal; a fresh token refused at hello is). It runs
+	// on the client's own goroutines, outside its locks, bounded by
+	// ConnectTimeout (before a connection) or CallTimeout (a refresh); its
+	// errors wrap ErrToken. Default nil.
+	TokenFunc func(ctx context.Context) (string, error)
+	// TLSConfig configures TLS for wss:// URLs, for example RootCAs to
+	// trust a private certificate authority. Default nil: the system's
+	// roots. Native only: in browsers it is an empty struct, and the
+	// browser's own TLS settings apply.
+	TLSConfig *TLSConfig
 
 	// Header holds extra HTTP headers for the WebSocket handshake, for
 	// example Authorization for a proxy. It accepts an http.Header value.

@@ -166,8 +166,8 @@ func TestIntegrationRecoveryAfterDisconnect(t *testing.T) {
 	if _, err := c.Ping(ctx); err != nil { // the resubscribe has been answered
 		t.Fatal(err)
 	}
-	if logs.contains("not recoverable") && len(got.all()) == 1 {
-		t.Skip("the server answered recovered:false: history is not implemented yet")
+	if logs.contains("not recoverable") {
+		t.Fatal("the server answered recovered:false")
 	}
 	if _, err := pub.Publish(ctx, "feed", 4); err != nil {
 		t.Fatal(err)

@@ -13,11 +13,13 @@ import (
 // Subscription is a handler registration: by Subscribe, which also holds a
 // subscription on the server, or by OnMessage, which does not.
 type Subscription struct {
-	c       *Client
-	pattern string
-	fn      func(*Message)
-	entry   *subEntry // nil for OnMessage
-	removed atomic.Bool
+	c        *Client
+	pattern  string
+	fn       func(*Message)
+	entry    *subEntry // nil for OnMessage
+	removed  atomic.Bool
+	presence func(PresenceEvent)  // WithPresence
+	gap      func(*RecoveryError) // WithGapHandler
 }
 
 // Pattern returns the topic or pattern the subscription was made for.
@@ -33,9 +35,10 @@ type subEntry struct {
 	settled bool          // ready is closed
 	// For recovery after a reconnect (topics without wildcards only): the
 	// stream's epoch from the last ack and the highest seq received.
-	epoch   string
-	lastSeq uint64
-	ackSeq  uint64 // the seq of the latest ack (a concrete topic's latest seq when subscribed)
+	epoch    string
+	lastSeq  uint64
+	ackSeq   uint64 // the seq of the latest ack (a concrete topic's latest seq when subscribed)
+	presence bool   // presence events asked for (WithPresence)
 }
 
 // settle closes ready once, with err (nil: subscribed).
@@ -59,10 +62,22 @@ func (e *subEntry) settle(err error) {
 // ends). A refusal by the server is returned as a *protocol.Error
 // (bad_request, too_large, forbidden). Without a deadline in ctx,
 // Options.CallTimeout applies; on a timeout the subscription is removed.
-func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Message)) (*Subscription, error) {
+//
+// Options (delivery.go): WithPresence for join and leave events,
+// WithGapHandler to hear of messages missed beyond recovery, WithSince to
+// start from a known position.
+func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Message), opts ...SubscribeOption) (*Subscription, error) {
 	op := "subscribe " + quote(pattern)
-	if _, err := protocol.ValidatePattern(pattern); err != nil {
+	wild, err := protocol.ValidatePattern(pattern)
+	if err != nil {
 		return nil, wrap(op, err)
+	}
+	var so subscribeOptions
+	for _, o := range opts {
+		o(&so)
+	}
+	if wild && (so.presence != nil || so.since != nil) {
+		return nil, wrap(op, ErrWildcardOption)
 	}
 	if _, ok := ctx.Deadline(); !ok {
 		var cancel context.CancelFunc
@@ -77,16 +92,30 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Me
 	}
 	e := c.subs[pattern]
 	if e == nil {
-		e = &subEntry{pattern: pattern, ready: make(chan struct{})}
+		e = &subEntry{pattern: pattern, ready: make(chan struct{}), presence: so.presence != nil}
+		if so.since != nil {
+			e.epoch, e.lastSeq = so.since.Epoch, so.since.Seq
+		}
 		c.subs[pattern] = e
 		if c.cn != nil {
-			c.out.push(c.subscribeItemLocked(e))
+			c.out.push(c.subscribeItemLocked(e, true))
+			c.signalWriterLocked()
+		}
+	} else if so.presence != nil && !e.presence {
+		// Ask the server again, now with presence events (without since:
+		// the subscription is live, a replay would duplicate).
+		e.presence = true
+		if c.cn != nil {
+			c.out.push(c.subscribeItemLocked(e, false))
 			c.signalWriterLocked()
 		}
 	}
 	e.refs++
-	s := &Subscription{c: c, pattern: pattern, fn: handler, entry: e}
+	s := &Subscription{c: c, pattern: pattern, fn: handler, entry: e, presence: so.presence, gap: so.gap}
 	c.addHandlerLocked(s) // before the ack: messages may arrive first
+	if s.fn == nil && (s.presence != nil || s.gap != nil) {
+		c.addExtraLocked(s)
+	}
 	c.mu.Unlock()
 
 	select {
@@ -140,6 +169,8 @@ func (s *Subscription) unsubscribe() bool {
 	}
 	if s.fn != nil {
 		c.handlers = deleteHandler(c.handlers, s)
+	} else if s.presence != nil || s.gap != nil {
+		c.extras = deleteHandler(c.extras, s)
 	}
 	e := s.entry
 	if e == nil || c.closed {
@@ -194,13 +225,14 @@ func deleteHandler(hs []*Subscription, s *Subscription) []*Subscription {
 }
 
 // subscribeItemLocked encodes a subscribe for e with a fresh id and
-// registers its call. On a reconnect, a topic without wildcards asks for the
+// registers its call. With since (a new subscription on the server: after
+// a reconnect, or WithSince), a topic without wildcards asks for the
 // messages it missed (since the last seq received in the acked epoch).
-func (c *Client) subscribeItemLocked(e *subEntry) outItem {
+func (c *Client) subscribeItemLocked(e *subEntry, since bool) outItem {
 	cl := &call{id: c.newID(), sub: e, queued: true}
 	c.pending[cl.id] = cl
-	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: cl.id, Topic: e.pattern}
-	if e.epoch != "" && !protocol.IsMeta(e.pattern) && !protocol.HasWildcard(e.pattern) {
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: cl.id, Topic: e.pattern, Presence: e.presence}
+	if since && e.epoch != "" && !protocol.IsMeta(e.pattern) && !protocol.HasWildcard(e.pattern) {
 		f.Since = &protocol.Since{Seq: e.lastSeq, Epoch: e.epoch}
 	}
 	return outItem{data: appendObject(nil, &f), call: cl, control: true}
@@ -219,6 +251,7 @@ func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
 			seq := e.ackSeq
 			c.disp.push(dispItem{kind: dispFunc, fn: func() { c.e2e.resubscribed(seq) }})
 		}
+		lastSeq := e.lastSeq // the last seq received, before the ack moves it
 		if f.Epoch != "" {
 			if f.Epoch != e.epoch {
 				e.lastSeq = f.SeqValue()
@@ -226,7 +259,9 @@ func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
 			e.epoch = f.Epoch
 		}
 		if f.Recovered != nil && !*f.Recovered {
-			c.log.Info("switchboard: messages missed during the outage are not recoverable", "topic", e.pattern)
+			// Live from now: what was missed is not coming (delivery.go).
+			c.log.Info("switchboard: messages missed during the outage are not recoverable", "topic", e.pattern, "reason", f.Reason)
+			c.notRecoveredLocked(e, f, lastSeq)
 		}
 		e.settle(nil)
 		return
@@ -242,6 +277,15 @@ func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
 		}
 	}
 	c.handlers = hs
+	xs := c.extras[:0:0]
+	for _, x := range c.extras {
+		if x.entry == e {
+			x.removed.Store(true)
+		} else {
+			xs = append(xs, x)
+		}
+	}
+	c.extras = xs
 	if e.settled {
 		c.reportError(wrap("resubscribe "+quote(e.pattern), err))
 	}

@@ -34,8 +34,12 @@ type wsTransport struct {
 var _ transport = (*wsTransport)(nil)
 
 func dialTransport(ctx context.Context, url string, o *Options) (transport, error) {
+	hc := httpClientFor(o) // tls_notjs.go
+	if hc != httpClient {
+		defer hc.CloseIdleConnections()
+	}
 	opts := &websocket.DialOptions{
-		HTTPClient:   httpClient,
+		HTTPClient:   hc,
 		HTTPHeader:   http.Header(o.Header),
 		Subprotocols: []string{protocol.Subprotocol},
 	}

@@ -103,7 +103,9 @@ func TestMarshalPayload(t *testing.T) {
 func TestAppendObject(t *testing.T) {
 	yes, seq := true, uint64(0)
 	for _, f := range []protocol.Frame{
-		{Type: protocol.TypeHello, Name: "a", SessionID: "s", Token: "t\"x", Protocol: 1, Echo: &yes},
+		{Type: protocol.TypeHello, Name: "a", SessionID: "s", Token: "t\"x", Protocol: 1, Echo: &yes, Instance: "i-1"},
+		{Type: protocol.TypeSubscribe, ID: "6", Topic: "room", Presence: true},
+		{Type: protocol.TypePresence, ID: "7", Topic: "room"},
 		{Type: protocol.TypeSubscribe, ID: "1", Topic: "a.*"},
 		{Type: protocol.TypeSubscribe, ID: "2", Topic: "a", Since: &protocol.Since{Seq: 7, Epoch: "e"}},
 		{Type: protocol.TypePublish, ID: "3", Topic: "$meta.e2e", Payload: json.RawMessage(`{"k":"v"}`), IfSeq: &seq},

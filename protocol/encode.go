@@ -58,6 +58,8 @@ type Ack struct {
 	Seq       uint64
 	Epoch     string // subscribe to a concrete topic
 	Recovered *bool  // subscribe with since
+	Reason    string // subscribe with since, not recovered: a Reason* constant
+	Duplicate bool   // publish: an earlier publish with this id was stored (seq is its)
 }
 
 // AppendAck appends a as one JSON object.
@@ -75,6 +77,13 @@ func AppendAck(dst []byte, a *Ack) []byte {
 	if a.Recovered != nil {
 		dst = append(dst, `,"recovered":`...)
 		dst = strconv.AppendBool(dst, *a.Recovered)
+	}
+	if a.Reason != "" {
+		dst = append(dst, `,"reason":`...)
+		dst = AppendString(dst, a.Reason)
+	}
+	if a.Duplicate {
+		dst = append(dst, `,"duplicate":true`...)
 	}
 	return append(dst, '}')
 }

@@ -36,6 +36,9 @@ const (
 	TypeReply       = "reply"
 	TypeSend        = "send"
 	TypePing        = "ping"
+	// TypePresence asks who is subscribed to a topic; the server answers
+	// with a presence object of the same id.
+	TypePresence = "presence"
 
 	TypeWelcome  = "welcome"
 	TypeMessage  = "message"
@@ -43,6 +46,9 @@ const (
 	TypeResponse = "response"
 	TypeError    = "error"
 	TypePong     = "pong"
+	// TypePresenceEvent tells a subscriber that asked for presence events
+	// that another client joined or left the topic.
+	TypePresenceEvent = "presence_event"
 )
 
 // LegacyPublishPrefix starts the original framework's browser publish form:
@@ -72,29 +78,36 @@ type Frame struct {
 	Token     string `json:"token,omitempty"`
 	Protocol  int    `json:"protocol,omitempty"`
 	Echo      *bool  `json:"echo,omitempty"`
+	Instance  string `json:"instance,omitempty"` // the publisher instance whose publish ids the server de-duplicates
 
 	// subscribe, unsubscribe, publish, request, reply, send, message
-	Topic     string          `json:"topic,omitempty"`
-	Payload   json.RawMessage `json:"payload,omitempty"`
-	Timestamp string          `json:"timestamp,omitempty"`
-	Since     *Since          `json:"since,omitempty"`
-	IfSeq     *uint64         `json:"if_seq,omitempty"`
-	TimeoutMS int64           `json:"timeout_ms,omitempty"`
-	ReplyTo   string          `json:"reply_to,omitempty"`
-	To        string          `json:"to,omitempty"`
+	Topic       string          `json:"topic,omitempty"`
+	Payload     json.RawMessage `json:"payload,omitempty"`
+	Timestamp   string          `json:"timestamp,omitempty"`
+	Since       *Since          `json:"since,omitempty"`
+	IfSeq       *uint64         `json:"if_seq,omitempty"`
+	TimeoutMS   int64           `json:"timeout_ms,omitempty"`
+	ReplyTo     string          `json:"reply_to,omitempty"`
+	To          string          `json:"to,omitempty"`
+	Presence    bool            `json:"presence,omitempty"`     // subscribe: send presence_event objects for the topic
+	AllSessions bool            `json:"all_sessions,omitempty"` // subscribe, unsubscribe: a service connection's subscription in every session
 
 	// server → client
-	ClientID      string  `json:"client_id,omitempty"`
-	Server        string  `json:"server,omitempty"`
-	HeartbeatMS   int64   `json:"heartbeat_ms,omitempty"`
-	MaxFrameBytes int64   `json:"max_frame_bytes,omitempty"`
-	PublisherName string  `json:"publisher_name,omitempty"`
-	From          string  `json:"from,omitempty"`
-	Seq           *uint64 `json:"seq,omitempty"`
-	Epoch         string  `json:"epoch,omitempty"`
-	Recovered     *bool   `json:"recovered,omitempty"`
-	Code          Code    `json:"code,omitempty"`
-	Message       string  `json:"message,omitempty"`
+	ClientID      string           `json:"client_id,omitempty"`
+	Server        string           `json:"server,omitempty"`
+	HeartbeatMS   int64            `json:"heartbeat_ms,omitempty"`
+	MaxFrameBytes int64            `json:"max_frame_bytes,omitempty"`
+	PublisherName string           `json:"publisher_name,omitempty"`
+	From          string           `json:"from,omitempty"`
+	Seq           *uint64          `json:"seq,omitempty"`
+	Epoch         string           `json:"epoch,omitempty"`
+	Recovered     *bool            `json:"recovered,omitempty"`
+	Reason        string           `json:"reason,omitempty"`    // ack of a subscribe with since and recovered false
+	Duplicate     bool             `json:"duplicate,omitempty"` // ack of a publish already stored under its id
+	Clients       []PresenceClient `json:"clients,omitempty"`   // presence answer
+	Event         string           `json:"event,omitempty"`     // presence_event: join or leave
+	Code          Code             `json:"code,omitempty"`
+	Message       string           `json:"message,omitempty"`
 }
 
 // SeqValue returns Seq, or 0 when absent.

@@ -1,10 +1,12 @@
 package server
 
 import (
+	"crypto/ed25519"
 	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
+	"net"
 	"path"
 	"strings"
 	"time"
@@ -84,9 +86,97 @@ type Config struct {
 	// and reported in "sampled" events. Default 200.
 	EventRate int
 
+	// Security and operations (auth.go, ratelimit.go, tls.go, metrics.go;
+	// docs/operations.md).
+
+	// AuthSecret enables authentication with HS256-signed tokens (JWT) under
+	// this shared secret, at least 32 bytes. With neither AuthSecret nor
+	// AuthPublicKey the server runs in open development mode: tokens are
+	// ignored and any client may join any session (Run says so loudly).
+	AuthSecret []byte
+	// AuthPublicKey enables authentication with EdDSA (Ed25519) tokens
+	// signed by the matching private key. Both may be set: a token's alg
+	// picks the key, and no key serves another algorithm.
+	AuthPublicKey ed25519.PublicKey
+	// AuthIssuer and AuthAudience, when set, must match the tokens' iss and
+	// aud claims. Default: not checked.
+	AuthIssuer, AuthAudience string
+
+	// PublishRate is each connection's sustained rate of publish, request,
+	// reply and send objects per second; PublishBurst how many may come at
+	// once. Over it: error rate_limited. Defaults 10,000/s and a burst of
+	// one second's worth; negative: no limit.
+	PublishRate  float64
+	PublishBurst int
+	// SessionPublishRate bounds the same objects for all the connections of
+	// one session together (burst: one second's worth). Default 100,000/s;
+	// negative: no limit.
+	SessionPublishRate float64
+	// SubscribeRate is each connection's rate of subscribe, unsubscribe,
+	// presence and refresh objects per second, with a burst of twice that
+	// (a reconnecting client resubscribes at once). Default 100/s;
+	// negative: no limit.
+	SubscribeRate float64
+	// MaxRateLimited is how many rate_limited errors a connection may
+	// collect within 10 s; one more closes it with 4429. Default 1000.
+	MaxRateLimited int
+	// MaxConnsPerSession bounds the connections of one session; a hello
+	// beyond it is closed with 4429. Default 0: no limit.
+	MaxConnsPerSession int
+	// MaxConnsPerAddr bounds the WebSocket connections from one remote IP
+	// address; beyond it the upgrade is refused with HTTP 429. Default 0: no
+	// limit (clients behind a proxy or NAT share an address).
+	MaxConnsPerAddr int
+
+	// ReadHeaderTimeout bounds reading an HTTP request's headers (a
+	// WebSocket upgrade included), against slowloris. Default 5 s.
+	ReadHeaderTimeout time.Duration
+
+	// TLSCertFile and TLSKeyFile make Run serve HTTPS (and wss://) with
+	// this PEM certificate chain and key. They are read again on
+	// Server.ReloadTLS (serve calls it on SIGHUP) and when their
+	// modification time changes (checked every TLSReloadEvery, default
+	// 10 s); a reload that fails keeps the previous certificate.
+	TLSCertFile, TLSKeyFile string
+	TLSReloadEvery          time.Duration
+	// TLSRedirectAddr, with TLS, is where Run also listens for plain HTTP
+	// and redirects every request to https (308). Default: none.
+	TLSRedirectAddr string
+
+	// Compression offers permessage-deflate (without context takeover) to
+	// clients that ask for it; frames of at least CompressionThreshold bytes
+	// (default 512) are compressed. Default off: it costs CPU for every
+	// frame (docs/operations.md has measurements).
+	Compression          bool
+	CompressionThreshold int
+
+	// PublicMetrics serves /metrics without the admin token. Default: the
+	// admin bearer token is required.
+	PublicMetrics bool
+	// PrivateHealth requires the admin token on /healthz and /readyz.
+	// Default: they are public (they say only "ok" or "shutting down").
+	PrivateHealth bool
+
+	// Delivery (history.go; docs/delivery.md).
+
+	// History sets the history limits per topic pattern (the first
+	// matching rule wins). Default for every topic: the last 100 messages,
+	// at most 5 minutes old; a rule's MaxMessages < 0 keeps no history for
+	// its topics, MaxAge < 0 no age limit.
+	History []HistoryRule
+	// HistoryBytes bounds the memory of all histories together. Default
+	// 256 MiB.
+	HistoryBytes int64
+	// DataDir, when set, keeps the histories (with their epochs and seqs)
+	// in DataDir/history.db, so that they survive a restart. Default:
+	// in memory only.
+	DataDir string
+
 	// statsEvery is the period of the event stream's stats (tests shorten
 	// it). Default 1 s.
 	statsEvery time.Duration
+	// redirectLn, when set, is the listener for TLSRedirectAddr (tests).
+	redirectLn net.Listener
 }
 
 // Defaults.
@@ -145,6 +235,12 @@ func (c Config) withDefaults() (Config, error) {
 	}
 	if c.statsEvery <= 0 {
 		c.statsEvery = time.Second
+	}
+	if err := c.securityDefaults(); err != nil {
+		return c, err
+	}
+	if err := c.historyDefaults(); err != nil {
+		return c, err
 	}
 	for _, p := range c.AllowedOrigins {
 		if p == "" || p == "*" || strings.TrimSpace(p) != p {

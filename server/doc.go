@@ -48,9 +48,62 @@
 // Frames from clients: MaxFrameBytes (64 KiB). Subscriptions: 100 per
 // connection. Outgoing queue: QueueBytes (4 MiB) per connection. Pending
 // requests: 1000 per connection. Admin API bodies: 1 MiB. Request timeouts:
-// 5 s by default, at most 60 s. The hello token is accepted and ignored
-// until authentication exists; history recovery (since) answers
-// recovered:false until history exists.
+// 5 s by default, at most 60 s. Rate limits and quotas are below. History: 100 messages and 5 minutes per
+// topic by default (Config.History), 256 MiB for all (HistoryBytes).
+//
+// # Delivery (history.go)
+//
+// Every topic keeps a bounded history; a subscribe with since replays what
+// a client missed, publishes with an id are acknowledged once stored and,
+// from a client that declared an instance in hello, de-duplicated, and
+// presence lists and announces a topic's subscribers (docs/delivery.md has
+// the guarantees and the tests behind them). With Config.DataDir, the
+// histories are kept in DataDir/history.db (server/internal/store/bolt)
+// and survive a restart with the same epochs and seqs; Close flushes them.
+// The admin API reads them: GET /api/v1/sessions/{id}/history?topic=T and
+// GET /api/v1/sessions/{id}/topics/{topic}/presence (Server.History and
+// Server.Presence in Go). A connection silent past the heartbeat timeout
+// is closed with 4002 and dropped 250 ms later without waiting for its
+// close frame, so that its presence ends within the timeout.
+//
+// # Security and operations (auth.go, ratelimit.go, tls.go, metrics.go)
+//
+// docs/operations.md is the operator's guide; the rules:
+//
+//   - Authentication: with Config.AuthSecret (HS256) or AuthPublicKey
+//     (EdDSA), hello needs a signed token (TokenClaims; in hello, the query,
+//     or the upgrade's Authorization: Bearer header). A missing, invalid,
+//     expired, not-yet-valid, oversized (protocol.MaxTokenBytes) or
+//     wrong-algorithm token closes the connection with 4401; a token that
+//     does not allow the hello's name (sub) or session (sid) with 4403. Each
+//     key serves only its own algorithm. The token's topic patterns and
+//     service role reach the hub as hub.Permissions. The sweeper closes a
+//     connection with 4401 once its token expires, unless a refresh object
+//     brought a newer one. Without either key the server is in open
+//     development mode, and Run warns at start. Tokens, secrets and the
+//     configured admin token are never logged.
+//   - Service clients: a token with "service":true may subscribe with
+//     all_sessions and publish or reply with another session's session_id
+//     (the hub's explicit cross-session path); nothing else may.
+//   - Limits: PublishRate and SessionPublishRate (publish, request, reply,
+//     send), SubscribeRate (subscribe, unsubscribe, presence, refresh), from
+//     golang.org/x/time/rate; each refusal is an error rate_limited, and more
+//     than MaxRateLimited within 10 s close with 4429. MaxConnsPerSession
+//     closes a hello beyond it with 4429; MaxConnsPerAddr refuses an upgrade
+//     beyond it with HTTP 429 (the peer address: forwarding headers are not
+//     trusted). ReadHeaderTimeout bounds slow request headers (slowloris).
+//   - TLS: Run serves HTTPS (HTTP/1.1, TLS 1.2+) with TLSCertFile and
+//     TLSKeyFile, reloaded by ReloadTLS (SIGHUP in serve) and when the
+//     files change; TLSRedirectAddr redirects plain HTTP. Compression
+//     offers permessage-deflate without context takeover.
+//   - Metrics: GET /metrics (admin token unless PublicMetrics) in the
+//     Prometheus format, from a registry per Server (Registry). The hub's
+//     counters are read on scrape; nothing on the publish path calls
+//     Prometheus. /healthz and /readyz are public unless PrivateHealth. Each
+//     WebSocket connection ends with one "websocket closed" access log line.
+//
+// The quotas' lock (Server.quotas.mu) is a leaf: never held while calling
+// into the hub or a socket.
 //
 // # Dashboard and browser client (static assets)
 //

@@ -125,7 +125,8 @@ func TestEvents(t *testing.T) {
 	alice.expect("ack")
 	bob.send(`{"type":"publish","topic":"secret","payload":"e2e:AAECAwQ"}`)
 	bob.expect("message")
-	alice.send(`{"type":"publish","topic":"news","payload":"` + long + `"}`)
+	alice.send(`{"type":"publish","id":"q","topic":"news","payload":"` + long + `"}`)
+	alice.expect("ack") // before the operator's publish in another session: events in this order
 	if status, _ := s.api(t, "POST", "/api/v1/sessions/s2/publish", testToken, `{"topic":"secret","payload":[1, 2]}`); status != 200 {
 		t.Fatalf("operator publish: %d", status)
 	}

@@ -22,6 +22,9 @@ import (
 func (s *Server) newEcho() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	// Access logs show the peer's address: forwarding headers are set by
+	// whoever sends the request, so they are not trusted (operations.md).
+	e.IPExtractor = echo.ExtractIPDirect()
 	e.HTTPErrorHandler = s.httpError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{
 		LogErrorFunc: func(c echo.Context, err error, stack []byte) error {

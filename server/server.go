@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
+	"crypto/tls"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -60,12 +61,27 @@ type Server struct {
 	connsMu sync.Mutex
 	conns   map[*wsConn]struct{} // every accepted WebSocket until its reader ends
 	emptied chan struct{}        // while draining: closed when conns becomes empty
+
+	auth    *authenticator // nil: open development mode (auth.go)
+	quotas  quotas         // ratelimit.go
+	metrics *serverMetrics // metrics.go
+	certs   *certReloader  // nil without TLS (tls.go)
+
+	hist *historyStore // history.go
 }
 
 // New returns a Server. It starts the server's housekeeping goroutine
 // (heartbeats, timeouts): call Close (or Run) to stop it.
 func New(cfg Config) (*Server, error) {
 	cfg, err := cfg.withDefaults()
+	if err != nil {
+		return nil, err
+	}
+	certs, err := loadCerts(cfg) // tls.go; first, so that nothing is open on error
+	if err != nil {
+		return nil, err
+	}
+	hist, err := openHistory(cfg) // history.go
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +94,15 @@ func New(cfg Config) (*Server, error) {
 		hub: hub.New(hub.Options{
 			MaxSubscriptions: cfg.MaxSubscriptions,
 			QueueBytes:       cfg.QueueBytes,
+			Store:            hist.store,
+			History:          cfg.History,
+			HistoryBytes:     cfg.HistoryBytes,
 		}),
+		hist: hist,
+	}
+	if err := s.hub.Load(); err != nil {
+		hist.close()
+		return nil, fmt.Errorf("server: restore history: %w", err)
 	}
 	if s.cfg.AdminToken == "" {
 		var b [24]byte
@@ -88,15 +112,22 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Assets != nil {
 		if s.assets, err = indexAssets(cfg.Assets); err != nil {
+			hist.close()
 			return nil, err
 		}
 	}
 	s.adminHash = sha256.Sum256([]byte(s.cfg.AdminToken))
+	s.auth = newAuthenticator(&s.cfg)
+	s.metrics = newServerMetrics(s)
+	s.certs = certs
 	s.tick = min(cfg.HelloTimeout, cfg.Heartbeat, cfg.WriteTimeout) / 4
 	s.tick = max(10*time.Millisecond, min(s.tick, time.Second))
 	s.clock.Store(time.Now().UnixNano())
 	s.handler = s.newEcho()
 	s.tasks.Go(s.sweepLoop)
+	if s.certs != nil {
+		s.tasks.Go(s.watchCerts)
+	}
 	return s, nil
 }
 
@@ -124,10 +155,28 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	}
 	hs := &http.Server{
 		Handler:           s.handler,
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: s.cfg.ReadHeaderTimeout, // slowloris
 		IdleTimeout:       2 * time.Minute,
-		ErrorLog:          slog.NewLogLogger(s.log.Handler(), slog.LevelWarn),
+		ErrorLog:          httpErrorLog(s),
+		MaxHeaderBytes:    64 << 10,
 	}
+	if s.certs != nil {
+		hs.TLSConfig = s.TLSConfig()
+		var p http.Protocols
+		p.SetHTTP1(true) // WebSocket upgrades need HTTP/1.1
+		hs.Protocols = &p
+		ln = tls.NewListener(ln, hs.TLSConfig)
+		if s.cfg.TLSRedirectAddr != "" {
+			stop, err := s.serveRedirect(ln.Addr())
+			if err != nil {
+				ln.Close()
+				s.Close()
+				return err
+			}
+			defer stop()
+		}
+	}
+	s.warnOpen()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }() // waited for below
 	s.log.Info("switchboard ready", "addr", ln.Addr().String(), "dashboard", s.dashboardURL(ln.Addr()))
@@ -174,7 +223,11 @@ func (s *Server) dashboardURL(addr net.Addr) string {
 			host = h
 		}
 	}
-	u := "http://" + net.JoinHostPort(host, port) + "/"
+	scheme := "http://"
+	if s.certs != nil {
+		scheme = "https://"
+	}
+	u := scheme + net.JoinHostPort(host, port) + "/"
 	if s.tokenGen {
 		u += "?token=" + s.cfg.AdminToken
 	}
@@ -234,6 +287,9 @@ func (s *Server) Close() error {
 		close(s.stop)
 		s.tasks.Stop()
 		s.hub.Close()
+		if err := s.hist.close(); err != nil {
+			s.log.Error("closing the history store", "err", err)
+		}
 	})
 	return nil
 }

@@ -65,6 +65,10 @@ func (s *Server) sweep(now int64, conns []*wsConn) []*wsConn {
 			}
 			continue
 		}
+		if exp := wc.guard.expires.Load(); exp != 0 && now > exp {
+			wc.hc.Close(protocol.CloseUnauthorized, "token expired") // auth.go
+			continue
+		}
 		if now-wc.lastRead.Load() > 2*beat {
 			wc.hc.Close(protocol.CloseTimeout, "heartbeat timeout")
 			continue

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/coder/websocket"
 	"github.com/labstack/echo/v4"
@@ -35,6 +36,8 @@ type wsConn struct {
 	closing    atomic.Bool  // a close is under way: frames are ignored
 	dropped    atomic.Bool  // the TCP connection was dropped after a write timeout
 	welcomed   atomic.Bool
+	guard      wsGuard    // token, quotas and rate limits (ratelimit.go, auth.go)
+	lat        wakeSample // queue → write latency (metrics.go)
 	writeMu    sync.Mutex // held by the writer during each write; the closer waits for it
 
 	// Reader-owned.
@@ -45,6 +48,7 @@ type wsConn struct {
 
 func (s *Server) handleWS(c echo.Context) error {
 	if s.draining.Load() {
+		s.metrics.countRefused(refuseShutdown)
 		return apiErr(http.StatusServiceUnavailable, protocol.CodeInternal, "server shutting down")
 	}
 	r := c.Request()
@@ -52,14 +56,32 @@ func (s *Server) handleWS(c echo.Context) error {
 	wc := &wsConn{srv: s, created: s.now()}
 	wc.lastRead.Store(wc.created)
 	wc.lastPing.Store(wc.created)
+	wc.guard.headerToken = bearerToken(r)
+	if s.cfg.MaxConnsPerAddr > 0 { // ratelimit.go
+		ip := remoteIP(r)
+		if !s.admitAddr(ip) {
+			s.metrics.countRefused(refuseAddr)
+			c.Response().Header().Set("Retry-After", "30")
+			return apiErr(http.StatusTooManyRequests, protocol.CodeRateLimited, "too many connections from this address")
+		}
+		wc.guard.addr = ip
+		defer func() {
+			if !wc.guard.addrHanded { // else finish releases it
+				s.releaseAddr(ip)
+			}
+		}()
+	}
 	ws, err := websocket.Accept(c.Response(), r, &websocket.AcceptOptions{
-		Subprotocols:   []string{protocol.Subprotocol},
-		OriginPatterns: s.cfg.AllowedOrigins,
-		OnPingReceived: func(context.Context, []byte) bool { wc.lastRead.Store(s.now()); return true },
-		OnPongReceived: func(context.Context, []byte) { wc.lastRead.Store(s.now()) },
+		Subprotocols:         []string{protocol.Subprotocol},
+		OriginPatterns:       s.cfg.AllowedOrigins,
+		CompressionMode:      s.compressionMode(),
+		CompressionThreshold: s.cfg.CompressionThreshold,
+		OnPingReceived:       func(context.Context, []byte) bool { wc.lastRead.Store(s.now()); return true },
+		OnPongReceived:       func(context.Context, []byte) { wc.lastRead.Store(s.now()) },
 	})
 	if err != nil {
 		// Accept has answered (403 for a foreign Origin, 4xx for a bad handshake).
+		s.metrics.countRefused(refuseUpgrade)
 		s.log.Debug("websocket upgrade refused", "remote", r.RemoteAddr, "origin", r.Header.Get("Origin"), "err", err)
 		return nil
 	}
@@ -76,6 +98,7 @@ func (s *Server) handleWS(c echo.Context) error {
 		ws.Close(websocket.StatusCode(protocol.CloseShutdown), "server shutting down")
 		return nil
 	}
+	wc.guard.addrHanded = true // finish releases it
 	if query.Has("name") {
 		wc.queryHello(query)
 	}
@@ -88,7 +111,8 @@ func (s *Server) handleWS(c echo.Context) error {
 // queryHello treats ?name=&session_id=&token=&echo= as the hello object.
 func (wc *wsConn) queryHello(q url.Values) {
 	f := &wc.frame
-	*f = protocol.Frame{Type: protocol.TypeHello, Name: q.Get("name"), SessionID: q.Get("session_id"), Token: q.Get("token")}
+	*f = protocol.Frame{Type: protocol.TypeHello, Name: q.Get("name"), SessionID: q.Get("session_id"), Token: q.Get("token"),
+		Instance: q.Get("instance")}
 	switch q.Get("echo") {
 	case "false", "0":
 		no := false
@@ -99,6 +123,7 @@ func (wc *wsConn) queryHello(q url.Values) {
 
 // wake is the hub's signal that data is queued and no writer runs.
 func (wc *wsConn) wake() {
+	wc.lat.woken() // metrics.go: one wake in 16 is timed
 	wc.srv.tasks.Go(wc.writeLoop)
 }
 
@@ -114,6 +139,7 @@ func (wc *wsConn) writeLoop() {
 		wc.writeStart.Store(max(wc.srv.now(), 1))
 		err := wc.ws.Write(context.Background(), websocket.MessageText, b.Bytes)
 		wc.writeStart.Store(0)
+		wc.lat.written(wc.srv.metrics)
 		wc.writeMu.Unlock()
 		b.Release()
 		if err != nil {
@@ -136,6 +162,13 @@ func (wc *wsConn) onClose(code protocol.CloseCode, reason string) {
 	wc.srv.tasks.Go(func() {
 		wc.writeMu.Lock()
 		wc.writeMu.Unlock() // only waiting for the write in progress
+		if code == protocol.CloseTimeout {
+			// A silent peer will not answer the close frame: drop the
+			// connection soon after sending it, so that its subscriptions
+			// end (and presence says leave) within the heartbeat timeout.
+			t := time.AfterFunc(silentCloseGrace, func() { wc.ws.CloseNow() })
+			defer t.Stop()
+		}
 		if err := wc.ws.Close(websocket.StatusCode(code), reason); err != nil {
 			wc.srv.log.Debug("websocket close", "client_id", wc.hc.ID(), "code", int(code), "err", err)
 		}
@@ -166,6 +199,7 @@ func (wc *wsConn) readLoop() {
 }
 
 func (wc *wsConn) logEnd(err error) {
+	wc.guard.endStatus = int(websocket.CloseStatus(err))
 	if wc.srv.log.Enabled(context.Background(), slog.LevelDebug) {
 		wc.srv.log.Debug("websocket ended", "client_id", wc.hc.ID(), "status", int(websocket.CloseStatus(err)), "err", err)
 	}
@@ -176,9 +210,14 @@ func (wc *wsConn) finish() {
 	if wc.closing.CompareAndSwap(false, true) {
 		wc.ws.CloseNow() // the peer went away or broke the protocol: drop the socket
 	}
+	wc.release() // quotas, metrics, access log (ratelimit.go)
 	wc.srv.hub.Unregister(wc.hc)
 	wc.srv.removeConn(wc)
 }
+
+// silentCloseGrace is how long a close with 4002 (no hello, heartbeat
+// timeout) waits for the peer's close frame before dropping the connection.
+const silentCloseGrace = 250 * time.Millisecond
 
 var legacyPrefix = []byte(protocol.LegacyPublishPrefix)
 
@@ -236,9 +275,21 @@ func (wc *wsConn) handleObject(f *protocol.Frame) {
 		wc.fail(validID(f.ID), protocol.CodeBadRequest, "hello already done: the session is fixed for the life of the connection")
 		return
 	}
+	if !wc.allow(f) { // rate limits (ratelimit.go)
+		return
+	}
+	if f.Type == protocol.TypeRefresh { // a new token (auth.go)
+		wc.refresh(f)
+		return
+	}
 	var pe *protocol.Error
-	if err := wc.srv.hub.Handle(wc.hc, f); errors.As(err, &pe) && isViolation(pe.Code) {
-		wc.violation()
+	if err := wc.srv.hub.Handle(wc.hc, f); errors.As(err, &pe) {
+		if !(f.Type == protocol.TypeReply && f.ID == "" && pe.Code == protocol.CodeNotFound) { // a late reply: not reported
+			wc.srv.metrics.countError(pe.Code)
+		}
+		if isViolation(pe.Code) {
+			wc.violation()
+		}
 	}
 }
 
@@ -256,6 +307,9 @@ func (wc *wsConn) hello(f *protocol.Frame) {
 		wc.fail(id, protocol.CodeUnsupported, "protocol version not supported: this server speaks 1")
 		return
 	}
+	if !wc.authenticate(f) { // auth.go: may fill name and session from the token
+		return
+	}
 	if err := protocol.ValidateName(f.Name); err != nil {
 		wc.fail(id, protocol.CodeBadRequest, err.Error())
 		return
@@ -268,7 +322,6 @@ func (wc *wsConn) hello(f *protocol.Frame) {
 		wc.fail(id, protocol.CodeBadRequest, err.Error())
 		return
 	}
-	// The token is ignored until authentication exists.
 	cfg := &wc.srv.cfg
 	welcome := protocol.AppendWelcome(nil, &protocol.Welcome{
 		ClientID:      wc.hc.ID(),
@@ -278,6 +331,15 @@ func (wc *wsConn) hello(f *protocol.Frame) {
 		HeartbeatMS:   cfg.Heartbeat.Milliseconds(),
 		MaxFrameBytes: cfg.MaxFrameBytes,
 	})
+	// The instance scopes publish de-duplication (docs/delivery.md).
+	if f.Instance != "" && protocol.ValidateInstance(f.Instance) != nil {
+		wc.fail(id, protocol.CodeBadRequest, protocol.ErrInvalidInstance.Error())
+		return
+	}
+	_ = wc.hc.SetInstance(f.Instance) // valid, and before Register
+	if !wc.admit(session) {           // ratelimit.go: the session's quota, rate limiters, the token's permissions
+		return
+	}
 	if err := wc.srv.hub.Register(wc.hc, f.Name, session, f.Echo == nil || *f.Echo, welcome); err != nil {
 		wc.hc.Close(protocol.CloseShutdown, "server shutting down")
 		return
@@ -287,6 +349,7 @@ func (wc *wsConn) hello(f *protocol.Frame) {
 
 // fail queues an error caused by the client and counts the violation.
 func (wc *wsConn) fail(id string, code protocol.Code, msg string) {
+	wc.srv.metrics.countError(code)
 	wc.hc.Enqueue(protocol.AppendError(nil, id, code, msg))
 	wc.violation()
 }

@@ -415,7 +415,7 @@ func TestRetainedMeta(t *testing.T) {
 // A client flooding frames slows only itself: another client keeps being
 // served while the flood goes on.
 func TestFlood(t *testing.T) {
-	s := newServer(t, Config{})
+	s := newServer(t, Config{PublishRate: -1}) // the rate limit is tested in security_test.go
 	flooder := s.connect(t, "flood", "s")
 	other := s.connect(t, "other", "s2")
 	stop := make(chan struct{})

@@ -19,6 +19,7 @@ import (
 // clientFlags are the flags shared by pub, sub and request.
 type clientFlags struct {
 	url, name, session, token string
+	caCert                    string // serve_security.go: trust this CA for wss://
 	passphrase, secret        string
 	signed                    bool
 	timeout                   time.Duration
@@ -29,6 +30,7 @@ func (cf *clientFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&cf.name, "name", "", "client name (default cli-<pid>)")
 	fs.StringVar(&cf.session, "session", "", "session id (default session-<name>)")
 	fs.StringVar(&cf.token, "token", "", "authentication token, when the server requires one")
+	fs.StringVar(&cf.caCert, "ca-cert", "", "for wss://: also trust the certificate authority (or self-signed certificate) in this PEM file")
 	fs.StringVar(&cf.passphrase, "passphrase", "", "end-to-end encrypt payloads with a key derived from this passphrase (every member of the session uses the same one)")
 	fs.StringVar(&cf.secret, "secret", "", "end-to-end encrypt payloads with this 256-bit secret (base64url, e.g. from an invite link) instead of a passphrase")
 	fs.BoolVar(&cf.signed, "signed", false, "with --passphrase or --secret, when this client creates the session's encryption: sign every message (sender authenticity)")
@@ -43,6 +45,13 @@ func (cf *clientFlags) dial(ctx context.Context, e env, opts client.Options) (*c
 	}
 	opts.Name, opts.SessionID, opts.Token = cf.name, cf.session, cf.token
 	opts.ConnectTimeout = cf.timeout
+	if cf.caCert != "" {
+		tc, err := tlsConfigWithCA(cf.caCert)
+		if err != nil {
+			return nil, err
+		}
+		opts.TLSConfig = tc
+	}
 	opts.DisableReconnect = true
 	if cf.passphrase != "" || cf.secret != "" {
 		opts.E2E = &client.E2E{Passphrase: cf.passphrase, Secret: cf.secret, Signed: cf.signed}

@@ -68,6 +68,8 @@ func commands() []command {
 		{"sub", "subscribe to a topic pattern and print each message's payload", runSub},
 		{"request", "send a request and print the response", runRequest},
 		{"demo", "start a server in-process and show routing, isolation and request/reply", runDemo},
+		{"token", "mint a signed token for a client (development), or make a secret or key pair", runToken},
+		{"history", "print the messages a topic keeps in its history (admin API)", runHistory},
 	}
 }
 

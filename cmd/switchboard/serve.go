@@ -17,6 +17,7 @@ type serveFlags struct {
 	addr, adminToken, allowedOrigins string
 	maxFrameBytes                    int64
 	logFormat, logLevel              string
+	sec                              securityFlags // serve_security.go
 }
 
 func runServe(ctx context.Context, args []string, e env) error {
@@ -28,6 +29,8 @@ func runServe(ctx context.Context, args []string, e env) error {
 	fs.Int64Var(&sf.maxFrameBytes, "max-frame-bytes", 64<<10, "largest frame a client may send; larger frames close the connection with 1009")
 	fs.StringVar(&sf.logFormat, "log-format", "text", "log format: text or json")
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	sf.sec.register(fs)
+	dataDir := fs.String("data-dir", "", "keep the topics' histories (with their epochs and seqs) in this directory, so that clients recover across a restart (default: in memory)")
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -45,6 +48,10 @@ func runServe(ctx context.Context, args []string, e env) error {
 		MaxFrameBytes:  sf.maxFrameBytes,
 		Logger:         logger,
 		Version:        version,
+		DataDir:        *dataDir,
+	}
+	if err := sf.sec.apply(&cfg); err != nil {
+		return err
 	}
 	if assets.Built() {
 		cfg.Assets = assets.FS()
@@ -58,6 +65,7 @@ func runServe(ctx context.Context, args []string, e env) error {
 		srv.Close()
 		return fmt.Errorf("listen on %s: %w", sf.addr, err)
 	}
+	defer reloadOnHUP(ctx, srv)() // TLS certificate
 	return srv.Run(ctx, ln)
 }
 

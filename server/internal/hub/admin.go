@@ -38,6 +38,7 @@ type TopicInfo struct {
 	Epoch       string `json:"epoch,omitempty"`    // absent for patterns
 	Wildcard    bool   `json:"wildcard,omitempty"` // a pattern, not a topic
 	Retained    bool   `json:"retained,omitempty"` // holds a $meta. value
+	History     int    `json:"history,omitempty"`  // messages kept in its history
 }
 
 // SessionInfo describes a session.
@@ -128,7 +129,7 @@ func (h *Hub) Sessions() []SessionInfo {
 		si := SessionInfo{SessionID: s.id, Clients: s.clients(), Topics: []TopicInfo{}}
 		for topic, st := range s.streams {
 			si.Topics = append(si.Topics, TopicInfo{Topic: topic, Subscribers: len(st.subs),
-				Seq: st.seq, Epoch: st.epoch, Retained: st.retained != nil})
+				Seq: st.seq, Epoch: st.epoch, Retained: st.retained != nil, History: st.hist.Len()})
 		}
 		for _, g := range s.wild {
 			si.Topics = append(si.Topics, TopicInfo{Topic: g.pattern, Subscribers: len(g.subs), Wildcard: true})
@@ -204,6 +205,7 @@ func (h *Hub) PublishToSession(sessionID, topic string, payload []byte, publishe
 	if protocol.IsMeta(topic) {
 		st.retained = b
 	}
+	s.charge(st, st.hist.Append(Entry{Seq: m.Seq, Time: now.UnixNano(), Data: b}))
 	n := s.fanout(st, topic, b, nil)
 	if h.watched() {
 		h.observe(KindPublish, &m, n, s.shard, now)

@@ -51,12 +51,13 @@ type Conn struct {
 
 	// Set once by Register before the Conn is visible to other goroutines
 	// through the session, read-only afterwards.
-	name    string
-	session string
-	echo    bool
-	sess    *session
-	regOnce atomic.Bool // Register was called
-	live    atomic.Bool // Register completed: visible to operator APIs
+	name     string
+	session  string
+	instance string // hello's instance: the scope of publish de-duplication
+	echo     bool
+	sess     *session
+	regOnce  atomic.Bool // Register was called
+	live     atomic.Bool // Register completed: visible to operator APIs
 
 	// Guarded by sess.mu.
 	subs    map[string]*sub     // pattern → subscription
@@ -79,6 +80,8 @@ type Conn struct {
 	hdrs [][]byte
 
 	msgsIn, bytesIn, msgsOut, bytesOut atomic.Uint64
+
+	sec connSec // permissions and all-sessions subscriptions (security.go)
 }
 
 // ID returns the client id, unique on this hub.
@@ -131,8 +134,11 @@ func (c *Conn) Enqueue(b []byte) bool {
 		return false
 	}
 	if c.qBytes+len(b) > c.maxBytes {
+		dropped := len(c.q) - c.head + 1
 		c.mu.Unlock()
-		c.Close(protocol.CloseSlowConsumer, "slow consumer")
+		if c.Close(protocol.CloseSlowConsumer, "slow consumer") {
+			c.h.sec.noteSlowConsumer(dropped)
+		}
 		return false
 	}
 	if len(c.q) == cap(c.q) && c.head > 0 {

@@ -50,6 +50,50 @@
 // transport to start a writer only when there is something to write, so an
 // idle connection holds no writer goroutine and no buffer.
 //
+// # History, recovery, de-duplication, presence (delivery.go, history.go)
+//
+// Each stream has a History from Options.Store (MemoryStore, or a durable
+// store such as server/internal/store/bolt, restored by Load): a ring of the
+// latest entries — the message's encoded bytes, shared with the queues, and
+// its seq, time, publisher instance and id — bounded per topic pattern
+// (Options.History: default 100 messages, 5 minutes) and all together by
+// Options.HistoryBytes (sessions reserve it in 64 KiB chunks, so the
+// publish path touches no shared counter). A publish appends to the
+// history, fans out, and acknowledges once the history says it is stored
+// (at once in memory; from the store's writer when durable). A subscribe
+// with since snapshots the history, queues the ack and the replay and
+// registers the subscription under the session lock, so the replay is
+// followed by live messages with no gap and no duplicate; it answers
+// recovered:false with a reason when it cannot. Publishes with an id from a
+// connection with an instance (Conn.SetInstance) are remembered per
+// (session, instance) for Options.DedupWindow and Options.DedupIDs: a
+// retry is acknowledged again and not stored twice. Presence: subscribers
+// of a topic (exact subscriptions) are listed on demand, and join and
+// leave events go to those that asked, from attach and detach — so also
+// when Unregister removes a connection that went away. docs/delivery.md
+// states the guarantees and names the tests that prove them.
+//
+// # Permissions and service connections (security.go)
+//
+// A Conn carries Permissions (Conn.SetPermissions before Register,
+// Hub.UpdatePermissions after, which drops the subscriptions no longer
+// allowed): the topic patterns it may publish on and subscribe within
+// (Covers decides whether an allowed pattern covers a subscription
+// pattern), and the service role. A service connection may subscribe with
+// all_sessions — such subscriptions live in a hub-wide list, published
+// copy-on-write as an immutable snapshot that fan-out reads with one atomic
+// load (none while there are no services) — and may publish or reply into
+// another session by its session_id (lockTarget). This is the only path
+// across sessions besides the operator's; everything else starts from the
+// connection's own session.
+//
+// # Metrics (metrics.go)
+//
+// Fan-out sizes and request latencies are counted per session under the
+// session lock (plain increments), folded into per-shard totals when a
+// session is removed; slow consumers and the objects their queues lost are
+// counted on that rare path. Hub.Metrics sums them on demand.
+//
 // # Monitoring
 //
 // Hub.Monitor opens a tap on the messages going through the hub (publishes,
@@ -74,7 +118,8 @@
 //	shard.mu → session.mu → Conn.mu
 //
 // clientShard.mu (the client id index) and Hub.monMu (changes to the list of
-// monitors) are never held together with another lock. lockSession takes shard.mu only to find the session and releases it
+// monitors) are never held together with another lock. Hub.sec.svcMu (the
+// all-sessions subscriptions) is taken after session.mu, never before. lockSession takes shard.mu only to find the session and releases it
 // before taking session.mu; removing an empty session takes shard.mu then
 // session.mu and marks it dead, and lockSession retries on a dead session.
 // session.mu guards the session's tables and the session fields of its
@@ -89,10 +134,12 @@
 // At most Options.MaxSubscriptions (100) subscriptions and
 // Options.MaxPendingRequests (1000) pending requests per connection
 // (too_large). Request timeouts default to 5 s and are clamped to 60 s.
-// A session is removed as soon as it has no members, topics, patterns or
-// requests. A topic without subscribers keeps its seq and epoch for
-// Options.StreamTTL (5 min) after its last use and is then forgotten (it
+// A session is removed as soon as it has no members, topics, patterns,
+// requests or remembered publish ids. A topic without subscribers keeps its
+// seq, epoch and history while its history holds messages, and
+// Options.StreamTTL (5 min) after its last use; it is then forgotten (it
 // restarts at seq 1 under a new epoch); retained $meta. values outlive the
 // last client of their session by Options.RetainTTL (24 h). Hub.Sweep applies
-// these TTLs; the server calls it periodically.
+// these TTLs and the histories' age limits; the server calls it
+// periodically.
 package hub

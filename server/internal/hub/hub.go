@@ -25,6 +25,26 @@ type Options struct {
 	// RetainTTL is how long retained $meta. values outlive the last client of
 	// their session. Default 24 hours.
 	RetainTTL time.Duration
+
+	// Store keeps the streams' histories. Default MemoryStore (nothing
+	// survives the process); call Load to restore a durable store's.
+	Store HistoryStore
+	// History sets history limits per topic pattern; the first matching
+	// rule wins. Default for every topic: the last 100 messages, at most 5
+	// minutes old (retained $meta. topics keep their current value).
+	History []HistoryRule
+	// HistoryBytes bounds the memory all histories hold together (message
+	// bytes plus about 72 bytes per message). Over it, a publish drops the
+	// oldest messages of its own topic's history first. Default 256 MiB.
+	HistoryBytes int64
+	// DedupWindow is how long the hub remembers the id of a publish from a
+	// connection that declared an instance in hello: a publish with the same
+	// (instance, id) within it is acknowledged again and not stored twice.
+	// Default 2 minutes.
+	DedupWindow time.Duration
+	// DedupIDs bounds the ids remembered per (session, instance), the
+	// oldest forgotten first. Default 1000.
+	DedupIDs int
 }
 
 // Defaults.
@@ -50,6 +70,18 @@ func (o Options) withDefaults() Options {
 	}
 	if o.RetainTTL <= 0 {
 		o.RetainTTL = DefaultRetainTTL
+	}
+	if o.Store == nil {
+		o.Store = MemoryStore{}
+	}
+	if o.HistoryBytes <= 0 {
+		o.HistoryBytes = DefaultHistoryBytes
+	}
+	if o.DedupWindow <= 0 {
+		o.DedupWindow = DefaultDedupWindow
+	}
+	if o.DedupIDs <= 0 {
+		o.DedupIDs = DefaultDedupIDs
 	}
 	return o
 }
@@ -86,6 +118,10 @@ type Hub struct {
 
 	monMu    sync.Mutex                 // serializes changes of monitors
 	monitors atomic.Pointer[[]*Monitor] // nil while there is none
+
+	histReserved atomic.Int64 // bytes of Options.HistoryBytes granted to sessions
+
+	sec hubSec // service subscriptions and metrics (security.go, metrics.go)
 }
 
 // New returns a Hub.
@@ -126,7 +162,7 @@ func (h *Hub) lockSession(id string, create bool) *session {
 			}
 			sh.mu.Lock()
 			if s = sh.sessions[id]; s == nil {
-				s = newSession(id, sh.index)
+				s = newSession(h, id, sh.index)
 				sh.sessions[id] = s
 			}
 			sh.mu.Unlock()
@@ -153,6 +189,9 @@ func (h *Hub) maybeRemove(s *session) {
 	s.mu.Lock()
 	if !s.dead && s.isEmpty() {
 		s.dead = true
+		h.retire(s)
+		h.histReserved.Add(-s.reserved)
+		s.reserved = 0
 		if sh.sessions[s.id] == s {
 			delete(sh.sessions, s.id)
 		}
@@ -249,6 +288,7 @@ func (h *Hub) Unregister(c *Conn) {
 	}
 	cs.mu.Unlock()
 	c.shut(0)
+	h.dropServiceSubs(c)
 	if !c.live.Load() {
 		return
 	}
@@ -327,22 +367,28 @@ func (h *Hub) allSessions() []*session {
 // unused for StreamTTL, and retained $meta. values of sessions without
 // clients for RetainTTL. The server calls it periodically.
 func (h *Hub) Sweep(now time.Time) {
+	ns := now.UnixNano()
 	for _, s := range h.allSessions() {
 		s.mu.Lock()
-		for topic, st := range s.streams {
+		for _, st := range s.streams {
+			s.release(st.hist.Trim(ns))
 			if len(st.subs) > 0 {
 				continue
 			}
 			if st.retained != nil {
 				if len(s.members) == 0 && now.Sub(s.emptySince) > h.opts.RetainTTL {
-					delete(s.streams, topic)
+					s.deleteStream(st)
 				}
 				continue
 			}
-			if now.Sub(st.lastUsed) > h.opts.StreamTTL {
-				delete(s.streams, topic)
+			// A stream lives while it keeps history, and StreamTTL after
+			// its last use: then it starts again under a new epoch.
+			if st.hist.Len() == 0 && now.Sub(st.lastUsed) > h.opts.StreamTTL {
+				s.deleteStream(st)
 			}
 		}
+		s.sweepDedup(ns)
+		s.returnReserve(0)
 		empty := s.isEmpty()
 		s.mu.Unlock()
 		if empty {

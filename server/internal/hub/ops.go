@@ -21,6 +21,8 @@ var (
 	errForeign    = perr(protocol.CodeForbidden, "session_id differs from the connection's session")
 	errNeedIfSeq  = perr(protocol.CodeBadRequest, "if_seq required for $meta. topics")
 	errSinceWild  = perr(protocol.CodeBadRequest, "since is allowed only for topics without wildcards")
+	errPresWild   = perr(protocol.CodeBadRequest, "presence is available only for topics without wildcards")
+	errIDReused   = perr(protocol.CodeConflict, "this id was used by a recent publish to another topic")
 	errNoSub      = perr(protocol.CodeNotFound, "not subscribed")
 	errTooManySub = perr(protocol.CodeTooLarge, "too many subscriptions")
 	errTooManyReq = perr(protocol.CodeTooLarge, "too many pending requests")
@@ -131,9 +133,21 @@ func (h *Hub) Handle(c *Conn, f *protocol.Frame) error {
 	var err *protocol.Error
 	switch f.Type {
 	case protocol.TypeSubscribe:
-		err = h.subscribe(c, f.ID, f.Topic, f.Since)
+		if f.AllSessions {
+			err = h.subscribeAll(c, f)
+		} else {
+			err = h.subscribe(c, f.ID, f.Topic, f.Since, f.Presence)
+		}
+	case protocol.TypePresence:
+		if err = c.mayReceive(f.Topic); err == nil {
+			err = h.presence(c, f)
+		}
 	case protocol.TypeUnsubscribe:
-		err = h.unsubscribe(c, f.ID, f.Topic)
+		if f.AllSessions {
+			err = h.unsubscribeAll(c, f)
+		} else {
+			err = h.unsubscribe(c, f.ID, f.Topic)
+		}
 	case protocol.TypePublish:
 		_, err = h.publish(c, f)
 	case protocol.TypeRequest:
@@ -182,14 +196,15 @@ func asError(err *protocol.Error) error {
 }
 
 // Subscribe subscribes c to pattern and queues the ack (for a topic without
-// wildcards with the stream's epoch and latest seq; with since, recovered is
-// false until history exists), then the retained $meta. values the pattern
-// matches. Re-subscribing to the same pattern is acknowledged again.
+// wildcards with the stream's epoch and latest seq; with since, whether the
+// missed messages are recovered), then the recovered messages, then the
+// retained $meta. values the pattern matches. Re-subscribing to the same
+// pattern is acknowledged again (and recovers again with since).
 func (h *Hub) Subscribe(c *Conn, id, pattern string, since *protocol.Since) error {
-	return asError(h.subscribe(c, id, pattern, since))
+	return asError(h.subscribe(c, id, pattern, since, false))
 }
 
-func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since) *protocol.Error {
+func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since, presence bool) *protocol.Error {
 	if err := needID(id); err != nil {
 		return err
 	}
@@ -200,6 +215,12 @@ func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since) *pro
 	if since != nil && wild {
 		return errSinceWild
 	}
+	if presence && wild {
+		return errPresWild
+	}
+	if err := c.mayReceive(pattern); err != nil {
+		return err
+	}
 	if !c.live.Load() {
 		return errNotReady
 	}
@@ -208,26 +229,44 @@ func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since) *pro
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	sb := c.subs[pattern]
-	if sb == nil {
-		if len(c.subs) >= h.opts.MaxSubscriptions {
-			return errTooManySub
+	if sb == nil && len(c.subs)+len(c.sec.svc) >= h.opts.MaxSubscriptions {
+		return errTooManySub
+	}
+	a := protocol.Ack{ID: id}
+	var replay []Entry
+	if !wild {
+		st := s.stream(pattern, true, now)
+		a.HasSeq, a.Seq, a.Epoch = true, st.seq, st.epoch
+		if since != nil {
+			var ok bool
+			ok, a.Reason, replay = s.recover(st, c, since, now)
+			a.Recovered = &ok
 		}
+	}
+	// The snapshot, the ack and the replay are queued and the subscription
+	// registered under s.mu, which every publish to the topic takes: live
+	// messages follow the replay with no gap and no duplicate.
+	if sb == nil {
 		sb = &sub{conn: c, pattern: pattern}
 		s.attach(sb, wild, now)
 	}
-	a := protocol.Ack{ID: id}
-	if !wild {
-		a.HasSeq, a.Seq, a.Epoch = true, sb.st.seq, sb.st.epoch
-		if since != nil {
-			recovered := false // history and recovery come with a later issue
-			a.Recovered = &recovered
+	if !wild && sb.presence != presence {
+		sb.presence = presence
+		if presence {
+			sb.st.watchers++
+		} else {
+			sb.st.watchers--
 		}
 	}
 	ack(c, &a)
+	for i := range replay {
+		c.Enqueue(replay[i].Data)
+	}
 	// Retained values: only $meta. patterns can match $meta. topics.
 	if protocol.IsMeta(pattern) {
 		if !wild {
-			if b := sb.st.retained; b != nil {
+			// (A replay of a $meta. topic is its retained value already.)
+			if b := sb.st.retained; b != nil && len(replay) == 0 {
 				c.Enqueue(b)
 			}
 		} else {
@@ -289,8 +328,11 @@ func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
 	if !c.live.Load() {
 		return 0, errNotReady
 	}
-	if f.SessionID != "" && f.SessionID != c.session {
-		return 0, errForeign
+	if err := c.checkTarget(f.SessionID); err != nil {
+		return 0, err
+	}
+	if err := c.maySend(f.Topic); err != nil {
+		return 0, err
 	}
 	if len(f.Payload) == 0 {
 		return 0, errNeedPay
@@ -305,11 +347,24 @@ func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
 		Payload:       f.Payload,
 		PublisherName: c.name,
 		Timestamp:     stamp(f.Timestamp, now),
-		SessionID:     c.session,
+		SessionID:     c.targetID(f.SessionID),
 	}
-	s := c.sess
-	s.mu.Lock()
+	dedup := f.ID != "" && c.instance != ""
+	s := h.lockTarget(c, f.SessionID, true) // its own session, or the one a service names
 	st := s.stream(f.Topic, true, now)
+	if dedup {
+		// Checked before if_seq: the retry of a compare-and-set publish
+		// that was stored hears of its success, not of a conflict.
+		if rec, ok := s.dedupLookup(c.instance, f.ID, now.UnixNano()); ok {
+			if rec.topic != f.Topic {
+				s.mu.Unlock()
+				return 0, errIDReused
+			}
+			s.ackStored(c, st, &protocol.Ack{ID: f.ID, HasSeq: true, Seq: rec.seq, Duplicate: true})
+			s.mu.Unlock()
+			return rec.seq, nil
+		}
+	}
 	if f.IfSeq != nil && *f.IfSeq != st.seq {
 		cur := st.seq
 		s.dropIfIdle(st)
@@ -324,12 +379,18 @@ func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
 	if meta {
 		st.retained = b
 	}
+	s.charge(st, st.hist.Append(Entry{Seq: m.Seq, Time: now.UnixNano(), Data: b, Origin: c.instance, ID: f.ID}))
 	n := s.fanout(st, f.Topic, b, c)
 	if h.watched() {
 		h.observe(KindPublish, &m, n, s.shard, now)
 	}
 	if f.ID != "" {
-		ack(c, &protocol.Ack{ID: f.ID, HasSeq: true, Seq: m.Seq})
+		if dedup {
+			s.dedupRecord(c.instance, f.ID, f.Topic, m.Seq, now.UnixNano())
+		}
+		// In history and queued to every subscriber: acknowledged (once
+		// durable, with a durable store).
+		s.ackStored(c, st, &protocol.Ack{ID: f.ID, HasSeq: true, Seq: m.Seq})
 	}
 	s.mu.Unlock()
 	return m.Seq, nil
@@ -356,6 +417,9 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	}
 	if f.SessionID != "" && f.SessionID != c.session {
 		return errForeign
+	}
+	if err := c.maySend(f.Topic); err != nil {
+		return err
 	}
 	if len(f.Payload) == 0 {
 		return errNeedPay
@@ -391,7 +455,7 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	if h.watched() {
 		h.observe(KindRequest, &m, n, s.shard, now)
 	}
-	p := &pending{replyTo: replyTo, id: f.ID, requester: c}
+	p := &pending{replyTo: replyTo, id: f.ID, requester: c, start: now}
 	s.requests[replyTo] = p
 	if c.pending == nil {
 		c.pending = make(map[string]*pending)
@@ -410,6 +474,7 @@ func (h *Hub) expire(s *session, p *pending) {
 	}
 	delete(s.requests, p.replyTo)
 	delete(p.requester.pending, p.replyTo)
+	s.m.observeTimeout()
 	p.requester.Enqueue(protocol.AppendError(nil, p.id, errTimeout.Code, errTimeout.Message))
 }
 
@@ -433,15 +498,24 @@ func (h *Hub) reply(c *Conn, f *protocol.Frame) *protocol.Error {
 	if len(f.Payload) == 0 {
 		return errNeedPay
 	}
-	ts := stamp(f.Timestamp, time.Now())
-	s := c.sess
-	s.mu.Lock()
+	if err := c.checkTarget(f.SessionID); err != nil {
+		return err
+	}
+	now := time.Now()
+	ts := stamp(f.Timestamp, now)
+	// Its own session's request, or for a service the one of the session
+	// its session_id names (the request message's session_id).
+	s := h.lockTarget(c, f.SessionID, false)
+	if s == nil {
+		return errNoReplyTo
+	}
 	defer s.mu.Unlock()
 	p := s.requests[f.ReplyTo]
 	if p == nil {
 		return errNoReplyTo
 	}
 	p.timer.Stop()
+	s.m.observeRequest(now.Sub(p.start))
 	delete(s.requests, p.replyTo)
 	delete(p.requester.pending, p.replyTo)
 	n := 96 + len(p.id) + len(f.Payload) + len(c.name) + len(ts)
@@ -473,6 +547,9 @@ func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
 	}
 	if f.SessionID != "" && f.SessionID != c.session {
 		return errForeign
+	}
+	if err := c.maySend(f.Topic); err != nil {
+		return err
 	}
 	if len(f.Payload) == 0 {
 		return errNeedPay

@@ -11,6 +11,7 @@ import (
 // through the session it was published in: its members, its streams (exact
 // subscriptions), its wildcard subscriptions and its pending requests.
 type session struct {
+	h     *Hub
 	id    string
 	shard int // index of its shard in Hub.shards
 
@@ -24,10 +25,17 @@ type session struct {
 	requests    map[string]*pending // reply_to → pending request
 	fanoutStamp uint64              // de-duplicates deliveries when wildcards overlap
 	emptySince  time.Time           // when the last member left
+
+	dedup     map[string]*dedupWindow // publisher instance → the publish ids it used recently
+	histBytes int64                   // bytes its streams' histories hold
+	reserved  int64                   // bytes granted by the hub's global bound (≥ histBytes, or the bound is reached)
+
+	m sessMetrics // metrics.go
 }
 
-func newSession(id string, shard int) *session {
+func newSession(h *Hub, id string, shard int) *session {
 	return &session{
+		h:        h,
 		id:       id,
 		shard:    shard,
 		members:  make(map[string]*Conn),
@@ -38,27 +46,32 @@ func newSession(id string, shard int) *session {
 }
 
 func (s *session) isEmpty() bool {
-	return len(s.members) == 0 && len(s.streams) == 0 && len(s.wild) == 0 && len(s.requests) == 0
+	return len(s.members) == 0 && len(s.streams) == 0 && len(s.wild) == 0 && len(s.requests) == 0 &&
+		len(s.dedup) == 0
 }
 
-// stream is one (session, topic): its sequence, epoch, exact subscribers and,
-// for $meta. topics, the retained value. History will live here.
+// stream is one (session, topic): its sequence, epoch, history, exact
+// subscribers and, for $meta. topics, the retained value (also its
+// history's one entry). seq and epoch mirror hist's Last and Epoch.
 type stream struct {
 	topic    string
 	seq      uint64
 	epoch    string
+	hist     History
 	subs     []*sub
+	watchers int    // subscribers that asked for presence events
 	retained []byte // the encoded message holding the current $meta. value
 	lastUsed time.Time
 }
 
 // sub is one subscription of one connection.
 type sub struct {
-	conn    *Conn
-	pattern string
-	idx     int        // position in st.subs or wg.subs
-	st      *stream    // exact subscription
-	wg      *wildGroup // wildcard subscription
+	conn     *Conn
+	pattern  string
+	idx      int        // position in st.subs or wg.subs
+	st       *stream    // exact subscription
+	wg       *wildGroup // wildcard subscription
+	presence bool       // exact subscription that receives presence events
 }
 
 // wildGroup holds the subscriptions to one wildcard pattern, so that a
@@ -75,6 +88,7 @@ type pending struct {
 	id        string
 	requester *Conn
 	timer     *time.Timer
+	start     time.Time // for the request latency metric
 }
 
 // stream returns the stream of topic, creating it when create is set.
@@ -82,7 +96,8 @@ type pending struct {
 func (s *session) stream(topic string, create bool, now time.Time) *stream {
 	st := s.streams[topic]
 	if st == nil && create {
-		st = &stream{topic: topic, epoch: newEpoch(), lastUsed: now}
+		hist := s.h.opts.Store.Create(s.id, topic, s.h.limitsFor(topic))
+		st = &stream{topic: topic, hist: hist, seq: hist.Last(), epoch: hist.Epoch(), lastUsed: now}
 		s.streams[topic] = st
 	}
 	return st
@@ -92,8 +107,17 @@ func (s *session) stream(topic string, create bool, now time.Time) *stream {
 // s.mu held.
 func (s *session) dropIfIdle(st *stream) {
 	if len(st.subs) == 0 && st.seq == 0 && st.retained == nil {
-		delete(s.streams, st.topic)
+		s.deleteStream(st)
 	}
+}
+
+// deleteStream forgets st and its history. Called with s.mu held.
+func (s *session) deleteStream(st *stream) {
+	for st.hist.Len() > 0 {
+		s.release(st.hist.DropOldest())
+	}
+	st.hist.Delete()
+	delete(s.streams, st.topic)
 }
 
 // attach adds sb (with conn and pattern set) to the session's tables.
@@ -107,6 +131,7 @@ func (s *session) attach(sb *sub, wildcard bool, now time.Time) {
 	if !wildcard {
 		st := s.stream(sb.pattern, true, now)
 		st.lastUsed = now
+		s.presenceEvent(st, protocol.PresenceJoin, c)
 		sb.st, sb.idx = st, len(st.subs)
 		st.subs = append(st.subs, sb)
 		return
@@ -126,8 +151,13 @@ func (s *session) detach(sb *sub, now time.Time) {
 	delete(sb.conn.subs, sb.pattern)
 	if st := sb.st; st != nil {
 		st.subs = removeSub(st.subs, sb)
+		if sb.presence {
+			st.watchers--
+		}
 		st.lastUsed = now
-		s.dropIfIdle(st)
+		s.presenceEvent(st, protocol.PresenceLeave, sb.conn)
+		// The stream stays (Sweep drops it after StreamTTL): a subscriber
+		// that comes back recovers in the same epoch.
 		return
 	}
 	g := sb.wg
@@ -154,12 +184,12 @@ func removeSub(subs []*sub, sb *sub) []*sub {
 	return subs
 }
 
-// fanout queues b to every connection of the session subscribed to topic
+// fanoutLocal queues b to every connection of the session subscribed to topic
 // (st, which may be nil, holds its exact subscribers), at most once per
 // connection, skipping the publisher when its echo is off. It returns the
 // number of connections that got b. Called with s.mu held: that is what
 // keeps each topic's messages in seq order on every connection.
-func (s *session) fanout(st *stream, topic string, b []byte, publisher *Conn) int {
+func (s *session) fanoutLocal(st *stream, topic string, b []byte, publisher *Conn) int {
 	n := 0
 	if len(s.wild) == 0 {
 		if st == nil {
