@@ -59,9 +59,9 @@ function errorFrom(res, json, what) {
   return new ApiError(message, { status: res.status, code });
 }
 
-/** Path segment encoding that keeps the ':' and '@' allowed in session ids. */
+/** Path segment encoding that keeps the ':', '@' and '$' of session ids and topics. */
 function segment(value) {
-  return encodeURIComponent(String(value)).replace(/%3A/gi, ':').replace(/%40/g, '@');
+  return encodeURIComponent(String(value)).replace(/%3A/gi, ':').replace(/%40/g, '@').replace(/%24/g, '$');
 }
 
 /** Accepts a bare array or an object wrapping it under `key`. */
@@ -149,6 +149,29 @@ export class AdminApi {
   /** POST /api/v1/broadcast → {delivered}. */
   broadcast({ topic, payload }) {
     return this.call('POST', 'broadcast', { topic, payload }, { what: 'Broadcasting' });
+  }
+
+  /**
+   * GET /api/v1/sessions/{id}/topics/{topic}/presence → the clients
+   * subscribed to the topic (exactly, not through a wildcard), as
+   * [{client_id, name}], sorted by name.
+   */
+  async presence(sessionId, topic) {
+    const data = await this.call('GET', `sessions/${segment(sessionId)}/topics/${segment(topic)}/presence`, undefined,
+      { what: 'Listing who subscribes' });
+    return listOf(data, 'clients');
+  }
+
+  /**
+   * GET /api/v1/sessions/{id}/history?topic=T&limit=N → {epoch, seq,
+   * first_seq, messages: [message objects, oldest first], more?}: the latest
+   * `limit` messages kept. A 404 (code not_found) means the session has no
+   * such topic (never used, or expired).
+   */
+  history(sessionId, topic, { limit } = {}) {
+    const q = new URLSearchParams({ topic });
+    if (limit) q.set('limit', String(limit));
+    return this.call('GET', `sessions/${segment(sessionId)}/history?${q}`, undefined, { what: 'Reading the history' });
   }
 
   /** DELETE /api/v1/clients/{id}: the server closes it with 4003. */

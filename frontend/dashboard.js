@@ -5,7 +5,9 @@
 // an AdminApi. Clients and sessions are fetched every 2 s (or on a stats
 // event). GET /api/v1/events, when the server has it, feeds the chart and
 // the log; without it (404) the chart is estimated from the clients'
-// counters and the log says it is unavailable.
+// counters and the log says it is unavailable. Selecting a topic shows who
+// subscribes to it (GET …/topics/{topic}/presence) and its latest messages
+// (GET …/history), refreshed with the rest.
 
 import { AdminApi, EventStream } from './api.js';
 import { RateChart } from './chart.js';
@@ -26,6 +28,8 @@ const KNOWN_COUNTERS = [
   ['bytes_out', 'bytes out'],
 ];
 const NON_COUNTERS = new Set(['client_id', 'name', 'session_id', 'remote_addr', 'connected_at', 'subscriptions', 'counters']);
+const HISTORY_LIMIT = 20;
+const PREVIEW_MAX = 200;
 
 const state = {
   token: null,
@@ -139,6 +143,7 @@ function signOut(reason) {
   state.clients = [];
   state.sessions = [];
   state.prevTotals = null;
+  closeTopic({ restoreFocus: false });
   renderData();
   setStats({});
   setLogStatus('Sign in with the admin token to see the live message log.');
@@ -239,6 +244,7 @@ async function refresh(force = false) {
   if (!state.refreshError) estimateRates();
   renderData();
   updateStatus();
+  if (detail.topic) loadTopicDetail();
 }
 
 function normalizeClient(c) {
@@ -291,6 +297,7 @@ function normalizeTopics(topics) {
       return {
         topic: String(t?.topic ?? t?.pattern ?? t?.name ?? ''),
         subscribers: Array.isArray(subs) ? subs.length : typeof subs === 'number' ? subs : null,
+        wildcard: t?.wildcard === true,
       };
     }).filter((t) => t.topic);
   }
@@ -492,17 +499,37 @@ function renderTopics(groups) {
     create: (r) => (r.head
       ? h('tr', { class: 'group-row', 'data-testid': 'topic-session', 'data-session-id': r.session },
         h('th', { scope: 'rowgroup', colspan: 2 }, h('span', { class: 'session-label muted', text: 'Session ' }), h('code', { text: r.session })))
-      : h('tr', { 'data-testid': 'topic-row', 'data-session-id': r.session, 'data-topic': r.topic },
-        h('td', { 'data-label': 'Topic' }, h('code', { text: r.topic })),
-        h('td', { 'data-label': 'Subscribers', class: 'num', 'data-testid': 'topic-subscribers' }))),
+      : createTopicRow(r)),
     update: (row, r) => {
-      if (!r.head) row.lastElementChild.textContent = r.subscribers == null ? '–' : formatCount(r.subscribers);
+      if (r.head) return;
+      row.lastElementChild.textContent = r.subscribers == null ? '–' : formatCount(r.subscribers);
+      const open = isOpenTopic(r.session, r.topic);
+      row.classList.toggle('is-selected', open);
+      row.querySelector('[data-testid="topic-open"]')?.setAttribute('aria-expanded', String(open));
     },
   });
   $('[data-testid="topics-table"]').hidden = count === 0;
+  $('[data-testid="topics-hint"]').hidden = count === 0 || !!detail.topic;
   $('[data-testid="topics-empty"]').hidden = count > 0 || (state.token && !state.lastOk);
   $('[data-testid="topics-empty"]').textContent = state.token ? 'No subscriptions.' : 'Enter the admin token to see topics.';
   $('[data-testid="topics-source"]').textContent = count && !declared ? 'from client subscriptions' : '';
+}
+
+/** Presence and history apply to topics, not to patterns with wildcards. */
+const isPattern = (r) => r.wildcard || /(^|\.)[*>](\.|$)/.test(r.topic);
+
+function createTopicRow(r) {
+  const name = isPattern(r)
+    ? h('code', { text: r.topic, title: 'A pattern: presence and history belong to topics' })
+    : h('button', {
+      type: 'button', class: 'link-button', 'data-testid': 'topic-open',
+      'aria-controls': 'topic-detail', 'aria-expanded': 'false',
+      onclick: () => toggleTopic(r.session, r.topic),
+    }, h('code', { text: r.topic }),
+    h('span', { class: 'visually-hidden', text: ` in session ${r.session}: who’s here and latest messages` }));
+  return h('tr', { 'data-testid': 'topic-row', 'data-session-id': r.session, 'data-topic': r.topic },
+    h('td', { 'data-label': 'Topic' }, name),
+    h('td', { 'data-label': 'Subscribers', class: 'num', 'data-testid': 'topic-subscribers' }));
 }
 
 function renderSessionOptions(groups) {
@@ -538,6 +565,182 @@ function setPanelStatus(testid, text, kind = '') {
   if (el.textContent !== text) el.textContent = text;
   el.dataset.kind = kind;
   el.hidden = !text;
+}
+
+// ---- topic details: presence and history ---------------------------------------------
+
+const detail = { session: null, topic: null, inflight: null, shownKey: null };
+
+const topicKey = (session, topic) => `${session}\u0000${topic}`;
+const isOpenTopic = (session, topic) => detail.topic === topic && detail.session === session;
+
+function toggleTopic(session, topic) {
+  if (isOpenTopic(session, topic)) closeTopic();
+  else openTopic(session, topic);
+}
+
+/** Shows the topic's details below the table and moves focus to them. */
+function openTopic(session, topic) {
+  const box = $('[data-testid="topic-detail"]');
+  detail.session = session;
+  detail.topic = topic;
+  $('[data-testid="topic-detail-topic"]').textContent = topic;
+  $('[data-testid="topic-detail-session"]').textContent = session;
+  if (detail.shownKey !== topicKey(session, topic)) {
+    // Another topic: nothing of the previous one may stay on screen.
+    detail.shownKey = topicKey(session, topic);
+    renderPresence(null);
+    renderHistory(null);
+    $('[data-testid="topic-detail-stream"]').textContent = '';
+  }
+  box.hidden = false;
+  renderData(); // aria-expanded and the selected row
+  loadTopicDetail();
+  const title = $('#topic-detail-title');
+  title.focus({ preventScroll: true });
+  box.scrollIntoView({ block: 'nearest', behavior: 'smooth' });
+}
+
+function closeTopic({ restoreFocus = true } = {}) {
+  if (!detail.topic) return;
+  const { session, topic } = detail;
+  detail.session = null;
+  detail.topic = null;
+  $('[data-testid="topic-detail"]').hidden = true;
+  renderData();
+  if (!restoreFocus) return;
+  const row = [...document.querySelectorAll('[data-testid="topic-row"]')]
+    .find((r) => r.dataset.sessionId === session && r.dataset.topic === topic);
+  (row?.querySelector('[data-testid="topic-open"]') ?? $('#topics-title')).focus();
+}
+
+async function loadTopicDetail() {
+  const api = state.api;
+  if (!api || !detail.topic) return;
+  const { session, topic } = detail;
+  const key = topicKey(session, topic);
+  if (detail.inflight === key) return; // the answer on its way will do
+  detail.inflight = key;
+  const [presence, history] = await Promise.allSettled([
+    api.presence(session, topic),
+    api.history(session, topic, { limit: HISTORY_LIMIT }),
+  ]);
+  if (detail.inflight === key) detail.inflight = null;
+  if (api !== state.api || !isOpenTopic(session, topic)) return; // closed or switched meanwhile
+  const failure = [presence, history].find((r) => r.status === 'rejected')?.reason;
+  if (failure && handleAuthError(failure)) return;
+  renderPresence(presence);
+  renderHistory(history);
+}
+
+/** result: a settled presence call, or null (nothing loaded yet). */
+function renderPresence(result) {
+  const list = $('[data-testid="presence-list"]');
+  const summary = $('[data-testid="presence-summary"]');
+  let members = [];
+  let text = 'Loading…';
+  let kind = 'pending';
+  if (result?.status === 'fulfilled') {
+    members = result.value.filter((m) => m && typeof m === 'object')
+      .map((m) => ({ id: String(m.client_id ?? m.clientId ?? ''), name: String(m.name ?? '') }))
+      .filter((m) => m.id);
+    text = members.length
+      ? `${plural(members.length, 'client')} subscribed`
+      : 'Nobody subscribes to this topic. (Subscribers through a wildcard are not listed.)';
+    kind = members.length ? '' : 'empty';
+  } else if (result?.status === 'rejected') {
+    text = `Could not list who is here: ${errorText(result.reason)}`;
+    kind = 'error';
+  }
+  if (summary.textContent !== text) summary.textContent = text;
+  summary.dataset.kind = kind;
+  reconcile(list, members, {
+    key: (m) => m.id,
+    create: (m) => h('li', { 'data-testid': 'presence-member', 'data-client-id': m.id },
+      h('span', { class: 'member-name', 'data-testid': 'presence-name' }),
+      h('code', { class: 'client-id', 'data-testid': 'presence-client-id', text: m.id })),
+    update: (li, m) => {
+      li.dataset.name = m.name;
+      li.firstElementChild.textContent = m.name || '(no name)';
+    },
+  });
+  list.hidden = members.length === 0;
+}
+
+/** result: a settled history call, or null (nothing loaded yet). */
+function renderHistory(result) {
+  const list = $('[data-testid="history-list"]');
+  const summary = $('[data-testid="history-summary"]');
+  const stream = $('[data-testid="topic-detail-stream"]');
+  let items = [];
+  let text = 'Loading…';
+  let kind = 'pending';
+  if (result?.status === 'fulfilled') {
+    const page = result.value ?? {};
+    const epoch = String(page.epoch ?? '');
+    const messages = Array.isArray(page.messages) ? page.messages : [];
+    items = messages.filter((m) => m && typeof m === 'object').reverse().map((m) => ({ epoch, m }));
+    const seq = typeof page.seq === 'number' ? page.seq : null;
+    const kept = seq != null && typeof page.first_seq === 'number' ? Math.max(0, seq - page.first_seq + 1) : items.length;
+    stream.textContent = seq == null ? '' : `Latest seq ${formatCount(seq)} · ${plural(kept, 'message')} kept${epoch ? ` · epoch ${epoch}` : ''}`;
+    text = !items.length
+      ? 'No messages kept: none published yet, or all expired.'
+      : kept > items.length ? `The latest ${formatCount(items.length)} of ${formatCount(kept)}.` : '';
+    kind = items.length ? '' : 'empty';
+  } else if (result?.status === 'rejected') {
+    const err = result.reason;
+    stream.textContent = '';
+    text = err?.status === 404
+      ? 'No history: this session has no such topic now (never published to, or expired).'
+      : `Could not read the history: ${errorText(err)}`;
+    kind = err?.status === 404 ? 'empty' : 'error';
+  }
+  if (summary.textContent !== text) summary.textContent = text;
+  summary.dataset.kind = kind;
+  summary.hidden = !text;
+  reconcile(list, items, {
+    key: ({ epoch, m }) => `${epoch}:${m.seq}`,
+    create: historyItem,
+    update: () => {}, // a kept message never changes
+  });
+  list.hidden = items.length === 0;
+}
+
+/** One kept message: seq, time, publisher, and a preview of its payload. */
+function historyItem({ m }) {
+  const ts = parseTime(m.timestamp);
+  let json;
+  try {
+    json = JSON.stringify(m.payload) ?? 'null';
+  } catch {
+    json = String(m.payload);
+  }
+  const preview = json.length > PREVIEW_MAX ? `${json.slice(0, PREVIEW_MAX)}…` : json;
+  // An e2e: envelope is shown as the ciphertext it is: the dashboard has no
+  // key, and the server could not open it either.
+  const encrypted = typeof m.payload === 'string' && m.payload.startsWith('e2e:');
+  const payload = encrypted
+    ? h('div', { class: 'payload-encrypted', 'data-testid': 'history-encrypted' },
+      h('span', { class: 'lock-badge' }, h('span', { class: 'lock', 'aria-hidden': 'true', text: '🔒' }), ' end-to-end encrypted'),
+      h('code', { class: 'payload cipher', title: json.slice(0, 2000), 'data-testid': 'history-payload', text: preview }))
+    : h('code', { class: 'payload', title: json.slice(0, 2000), 'data-testid': 'history-payload', text: preview });
+  const publisher = String(m.publisher_name ?? '');
+  return h('li', {
+    class: 'history-item', 'data-testid': 'history-item', 'data-seq': m.seq ?? null, 'data-encrypted': String(encrypted),
+  },
+  h('div', { class: 'history-meta' },
+    h('span', { class: 'history-seq', 'data-testid': 'history-seq', text: m.seq == null ? 'seq –' : `seq ${m.seq}` }),
+    ts ? h('time', { 'data-testid': 'history-time', datetime: ts.toISOString(), title: formatDateTime(ts), text: formatClock(ts) }) : null,
+    h('span', { class: 'ellipsis', 'data-testid': 'history-publisher', title: publisher, text: publisher ? `from ${publisher}` : '' })),
+  payload);
+}
+
+function initTopicDetail() {
+  $('[data-testid="topic-detail-close"]').addEventListener('click', () => closeTopic());
+  $('[data-testid="topic-detail-refresh"]').addEventListener('click', () => loadTopicDetail());
+  $('[data-testid="topic-detail"]').addEventListener('keydown', (ev) => {
+    if (ev.key === 'Escape') closeTopic();
+  });
 }
 
 // ---- live events ---------------------------------------------------------------------
@@ -889,6 +1092,7 @@ function init() {
   initLog();
   initPublishForm();
   initSendDialog();
+  initTopicDetail();
   initPlayground({ root: $('[data-testid="playground"]'), toast });
   const embed = $('[data-testid="embed-link"]');
   if (/^https?:$/.test(location.protocol)) embed.href = `embed-example.html?server=${encodeURIComponent(location.origin)}`;

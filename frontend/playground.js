@@ -1,6 +1,8 @@
 // The playground: this page joins a session as a participant through the
 // WebAssembly client (switchboard.js), subscribes, publishes and shows what
-// it receives, decrypted when the session is end-to-end encrypted.
+// it receives, decrypted when the session is end-to-end encrypted. On a
+// topic (no wildcards) it also shows who joins and leaves, who is there
+// (the chip's “who’s here” button), and messages missed beyond recovery.
 //
 // It does not need the admin token. If switchboard.wasm is not built, it
 // says how to build it and leaves the rest of the dashboard alone.
@@ -218,8 +220,10 @@ export function initPlayground({ root, toast }) {
       return;
     }
     if (!client || subscriptions.has(pattern)) return;
+    // Presence events and gap reports exist for topics, not for patterns.
+    const options = isTopic(pattern) ? { presence: addPresenceEvent, onGap: addGap } : undefined;
     try {
-      const sub = await client.subscribe(pattern, (m) => addMessage(m, false));
+      const sub = await client.subscribe(pattern, (m) => addMessage(m, false), options);
       subscriptions.set(pattern, sub);
       renderSubscriptions();
       showError(null);
@@ -231,6 +235,12 @@ export function initPlayground({ root, toast }) {
   function renderSubscriptions() {
     subsList.replaceChildren(...[...subscriptions.keys()].map((pattern) => h('li', { 'data-testid': 'pg-subscription', 'data-pattern': pattern },
       h('code', { text: pattern }),
+      isTopic(pattern)
+        ? h('button', {
+          type: 'button', class: 'chip-action', 'aria-label': `Who’s here on ${pattern}`,
+          'data-testid': 'pg-presence', onclick: () => showMembers(pattern),
+        }, 'who’s here')
+        : null,
       h('button', {
         type: 'button', class: 'chip-remove', 'aria-label': `Unsubscribe from ${pattern}`,
         'data-testid': 'pg-unsubscribe',
@@ -274,6 +284,40 @@ export function initPlayground({ root, toast }) {
     }
   });
 
+  async function showMembers(topic) {
+    if (!client) return;
+    try {
+      const members = await client.presence(topic);
+      const who = members.map((m) => `${m.name} (${m.clientId})`).join(', ');
+      prepend(h('li', { class: 'pg-message pg-note', 'data-testid': 'pg-members', 'data-topic': topic, 'data-count': members.length },
+        h('code', { class: 'pg-topic', text: topic }), `: ${members.length ? who : 'nobody'}`));
+    } catch (err) {
+      showError(err, `Listing who subscribes to ${topic} failed: `);
+    }
+  }
+
+  function addPresenceEvent(ev) {
+    const verb = ev.event === 'join' ? 'joined' : ev.event === 'leave' ? 'left' : ev.event;
+    prepend(h('li', {
+      class: 'pg-message pg-note', 'data-testid': 'pg-presence-event', 'data-event': ev.event,
+      'data-topic': ev.topic, 'data-client-id': ev.clientId, 'data-name': ev.name,
+    }, h('span', { 'aria-hidden': 'true', text: ev.event === 'join' ? '→ ' : '← ' }),
+    h('strong', { text: ev.name }), h('span', { class: 'muted', text: ` (${ev.clientId})` }),
+    ` ${verb} `, h('code', { class: 'pg-topic', text: ev.topic })));
+  }
+
+  function addGap(info) {
+    prepend(h('li', { class: 'pg-message pg-note', 'data-testid': 'pg-gap', 'data-kind': 'gap', 'data-topic': info.topic },
+      'Messages missed on ', h('code', { class: 'pg-topic', text: info.topic }),
+      ` after seq ${info.lastSeq} could not be recovered (${info.reason}); live again after seq ${info.seq}.`));
+  }
+
+  function prepend(item) {
+    messages.prepend(item);
+    while (messages.children.length > MESSAGES_MAX) messages.lastElementChild.remove();
+    q('pg-messages-empty').hidden = true;
+  }
+
   function addMessage(msg, direct) {
     const ts = parseTime(msg.timestamp);
     let body;
@@ -296,9 +340,7 @@ export function initPlayground({ root, toast }) {
     const item = h('li', {
       class: 'pg-message', 'data-testid': 'pg-message', 'data-topic': msg.topic, 'data-encrypted': String(!!msg.encrypted),
     }, h('div', { class: 'pg-meta' }, meta), h('pre', { class: 'pg-payload', text: body }));
-    messages.prepend(item);
-    while (messages.children.length > MESSAGES_MAX) messages.lastElementChild.remove();
-    q('pg-messages-empty').hidden = true;
+    prepend(item);
   }
 
   window.addEventListener('pagehide', () => {
@@ -306,6 +348,9 @@ export function initPlayground({ root, toast }) {
     client?.close().catch(() => {});
   });
 }
+
+/** A topic has no wildcard token (presence and recovery apply to topics only). */
+const isTopic = (pattern) => !/(^|\.)[*>](\.|$)/.test(pattern);
 
 function defaultWsUrl() {
   if (!/^https?:$/.test(location.protocol)) return 'ws://localhost:8080/ws';

@@ -14,6 +14,13 @@
  * });
  * await client.subscribe('chat.>', (msg) => console.log(msg.topic, msg.payload));
  * const seq = await client.publish('chat.room1', { text: 'hello' });
+ *
+ * // Who is in a room, and who comes and goes (topics without wildcards):
+ * await client.subscribe('chat.room1', onMessage, {
+ *   presence: (e) => console.log(e.name, e.event), // 'join' | 'leave'
+ *   onGap: (gap) => resync(gap.topic), // missed messages that could not be replayed
+ * });
+ * const members = await client.presence('chat.room1'); // [{clientId, name}, …]
  * ```
  *
  * Serving: `switchboard.js`, `wasm_exec.js` and `switchboard.wasm` come from
@@ -134,9 +141,16 @@ export interface ConnectOptions {
    */
   signed?: boolean;
   /**
-   * Reconnect with exponential backoff after a drop, resubscribe and resume
-   * from history, following the close-code table of the protocol (4000–4399
-   * reconnect, 4400–4499 stop). Default true.
+   * Reconnect with exponential backoff after a drop, following the
+   * close-code table of the protocol (4000–4399 reconnect, 4400–4499 stop),
+   * resubscribe, and recover what was missed: each subscription to a topic
+   * without wildcards resumes from the last `seq` it received, and the
+   * server replays the messages published meanwhile, exactly once and in
+   * order, when its history still holds them (by default the last 100 of at
+   * most 5 minutes). When it cannot, the subscription's
+   * {@link SubscribeOptions.onGap} and `onError` (code `'not_recovered'`)
+   * say so and delivery goes on live. Publishes waiting for their ack when
+   * the connection dropped are sent again and stored once. Default true.
    */
   reconnect?: boolean;
   /** Receive your own publishes on topics you subscribe to. Default true. */
@@ -149,8 +163,10 @@ export interface ConnectOptions {
    * Called for errors that belong to no pending call: a message that failed
    * to decrypt (`wrong_key`, `tampered`, `replay`, …; the message is dropped),
    * an `error` from the server without an `id`, a handler that threw
-   * (`handler`), a terminal close (`closed`, with `closeCode`), after which
-   * the client has released everything by itself. Default: `console.error`.
+   * (`handler`), messages missed during an outage that could not be
+   * recovered (`not_recovered`, with the {@link GapInfo} properties), a
+   * terminal close (`closed`, with `closeCode`), after which the client has
+   * released everything by itself. Default: `console.error`.
    */
   onError?: (error: SwitchboardError) => void;
 }
@@ -195,6 +211,7 @@ export type ErrorCode =
   | 'plaintext' // a plaintext payload refused in a session that requires encryption
   // client side
   | 'network' | 'closed' | 'not_connected' | 'slow_consumer' | 'handler'
+  | 'not_recovered' // messages missed during an outage could not be replayed (onError only)
   | (string & {});
 
 /** An error from the server or the client library. */
@@ -207,16 +224,114 @@ export interface SwitchboardError extends Error {
   code: ErrorCode;
   /** When a WebSocket close caused the error: its close code (e.g. 4003, 4401). */
   closeCode?: number;
-  /** On a decryption failure: the message's topic, publisher and seq. */
+  /**
+   * On a decryption failure: the message's topic, publisher and seq. On
+   * `not_recovered`: the subscription's topic, and `seq` as in {@link GapInfo}.
+   */
   topic?: string;
   publisherName?: string;
   seq?: number;
+  /** On `not_recovered`: why, as in {@link GapInfo}. */
+  reason?: GapInfo['reason'];
+  /** On `not_recovered`: the last seq received before the outage, as in {@link GapInfo}. */
+  lastSeq?: number;
+  /** On `not_recovered`: the stream's epoch now, as in {@link GapInfo}. */
+  epoch?: string;
+}
+
+/**
+ * Where a subscription to a topic stands in the topic's stream: the stream's
+ * `epoch` (one incarnation of the topic: it changes when the server lost the
+ * topic's history, e.g. a restart without durable storage, or the topic
+ * expired) and the last `seq` received. Save it (it is plain JSON) to resume
+ * later with {@link SubscribeOptions.since}.
+ */
+export interface Position {
+  epoch: string;
+  seq: number;
+}
+
+/** Options of {@link Client.subscribe}. Every one is optional. */
+export interface SubscribeOptions {
+  /**
+   * Presence events of the topic: called when another client of the session
+   * subscribes to it (`'join'`) or leaves it (`'leave'`: unsubscribed, closed,
+   * or dropped off — a reset connection is noticed at once, a silent one
+   * within the server's heartbeat timeout). Never for this client itself,
+   * never across sessions, and only for subscribers of exactly this topic (not
+   * through a wildcard). Called in order with the messages. Only for a topic
+   * without wildcards: on a pattern, `subscribe` rejects with `bad_request`.
+   * {@link Client.presence} lists the members at any time. Default: no events.
+   */
+  presence?: (event: PresenceEvent) => void;
+  /**
+   * Called when messages missed during an outage could not be recovered
+   * after a reconnect (the server answered `recovered: false`), or could not
+   * be replayed from {@link SubscribeOptions.since}: delivery goes on live from `info.seq`,
+   * and the application should resynchronize (e.g. reload its state over
+   * HTTP). `onError` also gets a `SwitchboardError` with code
+   * `'not_recovered'`. Patterns are never recovered, so it is never called
+   * for one. Default: only `onError` hears of it.
+   */
+  onGap?: (info: GapInfo) => void;
+  /**
+   * Start from a saved {@link Subscription.position} instead of from now:
+   * the server first replays the messages after it that its history still
+   * holds, then live ones, with no gap and no duplicate; or, when it cannot,
+   * `onGap` says why. Only for a topic without wildcards (else
+   * `bad_request`), and only when this client does not subscribe to the
+   * topic yet (otherwise it is ignored). Default: from now.
+   */
+  since?: Position;
+}
+
+/** A presence event ({@link SubscribeOptions.presence}). */
+export interface PresenceEvent {
+  topic: string;
+  event: 'join' | 'leave';
+  /** The client that joined or left (its `clientId` on that connection). */
+  clientId: string;
+  /** Its client name. */
+  name: string;
+}
+
+/** A client subscribed to a topic ({@link Client.presence}). */
+export interface Member {
+  clientId: string;
+  name: string;
+}
+
+/** Why missed messages were not replayed ({@link SubscribeOptions.onGap}). */
+export interface GapInfo {
+  topic: string;
+  /**
+   * - `epoch_changed`: the topic's history was lost (a server restart
+   *   without durable storage, or the topic expired while unused), or the
+   *   saved position is ahead of the stream.
+   * - `too_far_behind`: some missed messages are no longer kept (the outage
+   *   outlasted the history's count or age limit).
+   * - `no_history`: the server keeps no history for this topic.
+   */
+  reason: 'epoch_changed' | 'too_far_behind' | 'no_history' | (string & {});
+  /** The last seq received before the outage (or the saved position's). */
+  lastSeq: number;
+  /** The stream's epoch now. */
+  epoch: string;
+  /** The stream's latest seq when delivery resumed: live messages follow it. */
+  seq: number;
 }
 
 /** An active subscription. */
 export interface Subscription {
   /** The topic or pattern as subscribed. */
   readonly pattern: string;
+  /**
+   * The subscription's current position: a new object on each read. For a
+   * topic, the stream's epoch and the last seq received (the topic's latest
+   * seq right after subscribing); for a pattern, `{epoch: '', seq: 0}`. After
+   * `unsubscribe` or `close` it keeps its last value.
+   */
+  readonly position: Position;
   /**
    * Stops delivery to this handler at once; the server's unsubscribe is
    * queued and the promise resolves without waiting for its ack.
@@ -235,9 +350,20 @@ export interface Client {
 
   /**
    * Subscribes a handler to a topic or pattern (`*` one token, `>` the rest,
-   * e.g. `chat.>`). Resolves after the server's `ack`.
+   * e.g. `chat.>`). Resolves after the server's `ack`; with `options.since`,
+   * the replayed messages follow it, before any live one.
+   *
+   * The subscription survives reconnects by itself: for a topic without
+   * wildcards, the client resumes from the last seq it received and the
+   * server replays what was missed meanwhile (see
+   * {@link ConnectOptions.reconnect}); `options.onGap` hears when that was
+   * impossible. Several subscriptions to one pattern share one on the server.
+   *
+   * Rejects with `bad_request` (an invalid pattern, `presence` or `since` on
+   * a pattern with wildcards, options of the wrong type), `forbidden`,
+   * `too_large` (too many subscriptions).
    */
-  subscribe(pattern: string, handler: (msg: Message) => void): Promise<Subscription>;
+  subscribe(pattern: string, handler: (msg: Message) => void, options?: SubscribeOptions): Promise<Subscription>;
 
   /**
    * Publishes to a topic (no wildcards); encrypts the payload first when the
@@ -266,6 +392,14 @@ export interface Client {
   send(toClientId: string, topic: string, payload: unknown): Promise<void>;
 
   /**
+   * Lists the clients of this session subscribed to a topic (this client
+   * included when it is one), sorted by name then `clientId`. A topic, not a
+   * pattern (`bad_request`); subscribers through a wildcard are not listed.
+   * The list reflects every presence event received before it.
+   */
+  presence(topic: string): Promise<Member[]>;
+
+  /**
    * Handles messages that match no subscription of this client: direct
    * sends, operator sends and broadcasts. Replaces the previous default handler.
    */
@@ -278,5 +412,3 @@ export interface Client {
   close(): Promise<void>;
 }
 
-// Presence ("who is in this session") is not part of protocol version 1; it
-// will be added here as `Client.presence(...)` when the server provides it.

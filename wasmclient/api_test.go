@@ -172,11 +172,12 @@ func TestEndToEnd(t *testing.T) {
 	awaitCode(t, call(t, a, "subscribe", "chat.>"), "bad_request")
 	awaitCode(t, call(t, a, "request", "t", 1, obj(t, "timeoutMs", "soon")), "bad_request")
 
-	// unsubscribe releases its Func and is idempotent.
+	// unsubscribe releases its Funcs (position and unsubscribe) and is
+	// idempotent.
 	before := liveFuncs.Load()
 	mustAwait(t, call(t, sub, "unsubscribe"))
-	if n := liveFuncs.Load(); n != before-1 {
-		t.Errorf("unsubscribe: %d live Funcs, want %d", n, before-1)
+	if n := liveFuncs.Load(); n != before-2 {
+		t.Errorf("unsubscribe: %d live Funcs, want %d", n, before-2)
 	}
 	mustAwait(t, call(t, sub, "unsubscribe"))
 

@@ -32,7 +32,8 @@
 // The object passed to the loader is {version, connect(options),
 // createClient(name, url, options, publishAction, sessionId)}; a Client is
 // {clientId, name, sessionId, encrypted, subscribe, publish, request,
-// onRequest, send, onDefault, ping, close}, as in switchboard.d.ts.
+// onRequest, send, presence, onDefault, ping, close}, and a Subscription
+// {pattern, position, unsubscribe}, as in switchboard.d.ts.
 // Payloads go through the page's own JSON.stringify and JSON.parse, so
 // they are exactly what JSON would make of them (undefined becomes null,
 // toJSON is honoured, a BigInt is a bad_request). Every method that waits
@@ -42,7 +43,8 @@
 // replay, stale, unsigned, unknown_sender, key_changed, plaintext), or a
 // client-side one: bad_request (wrong arguments), closed, not_connected
 // (an outage with the buffer full), network, handler, slow_consumer (the
-// handlers fell behind and messages were dropped), internal. An error
+// handlers fell behind and messages were dropped), not_recovered (see
+// below), internal. An error
 // caused by a WebSocket close also has closeCode; one about a message that
 // failed to open has topic, publisherName and seq. The error that ends a
 // client (a terminal close code, a refused reconnect) reaches onError with
@@ -53,6 +55,19 @@
 // reply. When they throw or reject, the requester gets the reply
 // {"error": message} at once instead of a timeout, and onError gets a
 // 'handler' error.
+//
+// # Presence and recovery
+//
+// subscribe's third argument maps to the Go client's options (delivery.go):
+// presence to WithPresence (join and leave events of other clients on a
+// topic, as {topic, event, clientId, name}), onGap to WithGapHandler, and
+// since (a saved Subscription.position) to WithSince; presence and since on
+// a pattern with wildcards are refused with bad_request. Recovery is the Go
+// client's: after every reconnect it resubscribes each topic from the last
+// seq it received, and the server replays what was missed; when it cannot,
+// onGap receives {topic, reason, lastSeq, epoch, seq} and onError a
+// SwitchboardError with code not_recovered and the same properties.
+// Client.presence(topic) is Client.Presence, resolved to [{clientId, name}].
 //
 // # Concurrency
 //
@@ -65,8 +80,9 @@
 // (which may wait) and settles the Promise. Promises are made with the
 // global Promise and an executor Func (safejs has no helper).
 //
-// Handlers, onState and onError are called by the client's handler
-// goroutine, one at a time and in order, which is not a JavaScript callback:
+// Handlers (presence and onGap too), onState and onError are called by the
+// client's handler goroutine, one at a time and in order (a presence event
+// in order with the messages around it), which is not a JavaScript callback:
 // it may wait, and a handler may call any method, close included. An
 // exception in a handler goes to onError with code 'handler' (to
 // console.error when there is no onError) and delivery goes on; a handler
@@ -81,13 +97,15 @@
 // lives for the Promise constructor call; the two callbacks that await a
 // promise live until it settles. The API's connect and createClient live
 // as long as the program. A client's methods, its clientId getter and its
-// subscriptions' unsubscribe methods are held in one registry (funcSet):
-// unsubscribe releases its own Func, and close, or a terminal close by the
-// server, releases them all once the client's goroutines have ended.
+// subscriptions' position getters and unsubscribe methods are held in one
+// registry (funcSet): unsubscribe releases its subscription's two Funcs,
+// and close, or a terminal close by the server, releases them all once the
+// client's goroutines have ended. The page's presence and onGap functions
+// are JavaScript values called from Go, not Funcs: nothing to release.
 // Before a Func is released, the property that holds it is replaced by a
 // long-lived function that returns a Promise rejected with code 'closed'
-// (resolved, for close, unsubscribe and onDefault), and clientId becomes a
-// plain value: a page that keeps a reference to a closed client gets an
+// (resolved, for close, unsubscribe and onDefault), and clientId and
+// position become plain values (their last): a page that keeps a reference to a closed client gets an
 // answer, not Go's "call to released function". A promise returned by a
 // handler that settles after its client closed may still reach a released
 // Func; Go logs that to the console and nothing else happens.

@@ -26,6 +26,7 @@ const (
 	codeNetwork      = "network"
 	codeHandler      = "handler"
 	codeSlowConsumer = "slow_consumer"
+	codeNotRecovered = "not_recovered"
 )
 
 // sealCodes maps the seal package's sentinels to the decryption codes of
@@ -51,6 +52,7 @@ var badRequest = []error{
 	client.ErrInvalidPayload, client.ErrInvalidURL, client.ErrIfSeqRequired, client.ErrNoReplyTo,
 	protocol.ErrInvalidName, protocol.ErrInvalidSessionID, protocol.ErrInvalidTopic,
 	protocol.ErrInvalidPattern, protocol.ErrWildcardTopic, protocol.ErrReservedTopic, protocol.ErrInvalidID,
+	client.ErrWildcardOption,
 }
 
 // errClosed rejects calls on a client that is closed or closing.
@@ -114,6 +116,8 @@ func errorCode(err error) string {
 		return codeTooLarge
 	case errors.Is(err, client.ErrSlowConsumer):
 		return codeSlowConsumer
+	case errors.Is(err, client.ErrNotRecovered):
+		return codeNotRecovered
 	}
 	for _, b := range badRequest {
 		if errors.Is(err, b) {
@@ -167,6 +171,7 @@ func jsError(err error) safejs.Value {
 			_ = e.Set("closeCode", int(cl.Code))
 		}
 		decorateOpenError(e, err)
+		decorateRecoveryError(e, err)
 		return e
 	}
 	// Not expected (Error is a builtin); a plain object still carries the

@@ -122,11 +122,12 @@ func (s *funcSet) method(obj safejs.Value, name string, after safejs.Func, impl 
 }
 
 // getter defines obj[name] as an enumerable read-only accessor that calls
-// get; once released, the property keeps the last value get returned.
-func (s *funcSet) getter(obj safejs.Value, name string, get func() any) error {
+// get; once released, the property keeps the last value get returned. It
+// returns the entry's id.
+func (s *funcSet) getter(obj safejs.Value, name string, get func() any) (uint64, error) {
 	fn, err := newFunc(func(safejs.Value, []safejs.Value) any { return get() })
 	if err != nil {
-		return err
+		return 0, err
 	}
 	define := func(kv ...any) error {
 		desc, err := newObject()
@@ -140,12 +141,13 @@ func (s *funcSet) getter(obj safejs.Value, name string, get func() any) error {
 	}
 	if err := define("get", fn, "enumerable", true, "configurable", true); err != nil {
 		releaseFunc(fn)
-		return err
+		return 0, err
 	}
 	freeze := func() { _ = define("value", get(), "enumerable", true, "configurable", false, "writable", false) }
-	if _, ok := s.add(fn, freeze); !ok {
+	id, ok := s.add(fn, freeze)
+	if !ok {
 		freeze()
-		return errClosed
+		return 0, errClosed
 	}
-	return nil
+	return id, nil
 }

@@ -117,7 +117,7 @@ func (jc *jsClient) build() error {
 	}
 	jc.obj = obj
 	c := jc.c
-	if err := jc.funcs.getter(obj, "clientId", func() any { return c.ClientID() }); err != nil {
+	if _, err := jc.funcs.getter(obj, "clientId", func() any { return c.ClientID() }); err != nil {
 		return err
 	}
 	if err := setAll(obj, "name", c.Name(), "sessionId", c.SessionID(), "encrypted", clientEncrypted(c)); err != nil {
@@ -133,6 +133,7 @@ func (jc *jsClient) build() error {
 		{"request", g.afterClose, jc.request},
 		{"onRequest", g.afterClose, jc.onRequest},
 		{"send", g.afterClose, jc.send},
+		{"presence", g.afterClose, jc.presence},
 		{"onDefault", g.afterDone, jc.setDefault},
 		{"ping", g.afterClose, jc.ping},
 		{"close", g.afterDone, jc.close},
@@ -234,16 +235,21 @@ func (jc *jsClient) report(err error) {
 	_, _ = g.console.Call("error", e)
 }
 
-// deliver passes m to a message handler (on the handler goroutine). A
-// handler that returns a promise has its rejection reported like an
-// exception.
+// deliver passes m to a message handler (on the handler goroutine).
 func (jc *jsClient) deliver(what string, h safejs.Value, m *client.Message) {
 	msg, err := messageToJS(m)
 	if err != nil {
 		jc.report(err)
 		return
 	}
-	ret, ok := jc.call(what, h, msg)
+	jc.invoke(what, h, msg)
+}
+
+// invoke calls a handler that answers nothing (messages, presence events,
+// gaps) with v, on the handler goroutine. A handler that returns a promise
+// has its rejection reported like an exception.
+func (jc *jsClient) invoke(what string, h, v safejs.Value) {
+	ret, ok := jc.call(what, h, v)
 	if !ok || !isThenable(ret) {
 		return
 	}
@@ -320,7 +326,9 @@ func errorReply(msg string) json.RawMessage {
 	return append(b, '}')
 }
 
-// subscribe(pattern, handler): Promise<Subscription>.
+// subscribe(pattern, handler, {presence, onGap, since}):
+// Promise<Subscription>. The options map to the client's WithPresence,
+// WithGapHandler and WithSince (delivery.go).
 func (jc *jsClient) subscribe(_ safejs.Value, args []safejs.Value) any {
 	pattern, err := argString(args, 0, "pattern")
 	if err != nil {
@@ -330,11 +338,31 @@ func (jc *jsClient) subscribe(_ safejs.Value, args []safejs.Value) any {
 	if err != nil {
 		return rejected(err)
 	}
+	so, err := parseSubscribeOptions(arg(args, 2))
+	if err != nil {
+		return rejected(err)
+	}
 	what := "handler for " + strconv.Quote(pattern)
+	opts := so.goOptions(jc, pattern)
 	return jc.async(func() (any, error) {
 		return jc.subscription(jc.c.Subscribe(context.Background(), pattern, func(m *client.Message) {
 			jc.deliver(what, h, m)
-		}))
+		}, opts...))
+	})
+}
+
+// presence(topic): Promise<Member[]>.
+func (jc *jsClient) presence(_ safejs.Value, args []safejs.Value) any {
+	topic, err := argString(args, 0, "topic")
+	if err != nil {
+		return rejected(err)
+	}
+	return jc.async(func() (any, error) {
+		ms, err := jc.c.Presence(context.Background(), topic)
+		if err != nil {
+			return nil, err
+		}
+		return membersToJS(ms)
 	})
 }
 
@@ -355,8 +383,10 @@ func (jc *jsClient) onRequest(_ safejs.Value, args []safejs.Value) any {
 	})
 }
 
-// subscription builds the Subscription object {pattern, unsubscribe()}.
-// Its unsubscribe Func is released when called, or when the client closes.
+// subscription builds the Subscription object {pattern, position,
+// unsubscribe()}. Its two Funcs (the position getter and unsubscribe) are
+// released when unsubscribe is called, or when the client closes; position
+// then keeps its last value.
 func (jc *jsClient) subscription(s *client.Subscription, err error) (any, error) {
 	if err != nil {
 		return nil, err
@@ -364,6 +394,16 @@ func (jc *jsClient) subscription(s *client.Subscription, err error) (any, error)
 	obj, err := newObject()
 	if err == nil {
 		err = obj.Set("pattern", s.Pattern())
+	}
+	var posID uint64
+	if err == nil {
+		posID, err = jc.funcs.getter(obj, "position", func() any {
+			v, err := positionToJS(s.Position())
+			if err != nil {
+				return nil // null: only if the page's Object is broken
+			}
+			return v
+		})
 	}
 	if err != nil {
 		_ = s.Unsubscribe()
@@ -374,10 +414,12 @@ func (jc *jsClient) subscription(s *client.Subscription, err error) (any, error)
 		// Unsubscribe never blocks: the handler is removed at once and the
 		// unsubscribe queued. After close there is nothing left to do.
 		_ = s.Unsubscribe()
+		jc.funcs.release(posID)
 		jc.funcs.release(id.Load())
 		return resolved(nil)
 	})
 	if err != nil {
+		jc.funcs.release(posID)
 		_ = s.Unsubscribe()
 		return nil, err
 	}

@@ -286,7 +286,7 @@ func TestFuncSet(t *testing.T) {
 		t.Fatal(err)
 	}
 	n := 0
-	if err := s.getter(o, "clientId", func() any { n++; return fmt.Sprint("c", n) }); err != nil {
+	if _, err := s.getter(o, "clientId", func() any { n++; return fmt.Sprint("c", n) }); err != nil {
 		t.Fatal(err)
 	}
 	if got := liveFuncs.Load() - before; got != 3 {
