@@ -70,6 +70,7 @@ func commands() []command {
 		{"demo", "start a server in-process and show routing, isolation and request/reply", runDemo},
 		{"token", "mint a signed token for a client (development), or make a secret or key pair", runToken},
 		{"history", "print the messages a topic keeps in its history (admin API)", runHistory},
+		{"bench", "load-test a server over loopback (fanout, idle, reqrep) against the relay floor", runBench},
 	}
 }
 
