@@ -409,20 +409,8 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	if err := needID(f.ID); err != nil {
 		return err
 	}
-	if err := topicErr(f.Topic); err != nil {
+	if err := c.checkOutgoing(f); err != nil {
 		return err
-	}
-	if !c.live.Load() {
-		return errNotReady
-	}
-	if f.SessionID != "" && f.SessionID != c.session {
-		return errForeign
-	}
-	if err := c.maySend(f.Topic); err != nil {
-		return err
-	}
-	if len(f.Payload) == 0 {
-		return errNeedPay
 	}
 	timeout := protocol.DefaultRequestTimeout
 	if f.TimeoutMS > 0 {
@@ -539,20 +527,8 @@ func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
 	if f.To == "" {
 		return errNeedTo
 	}
-	if err := topicErr(f.Topic); err != nil {
+	if err := c.checkOutgoing(f); err != nil {
 		return err
-	}
-	if !c.live.Load() {
-		return errNotReady
-	}
-	if f.SessionID != "" && f.SessionID != c.session {
-		return errForeign
-	}
-	if err := c.maySend(f.Topic); err != nil {
-		return err
-	}
-	if len(f.Payload) == 0 {
-		return errNeedPay
 	}
 	now := time.Now()
 	m := protocol.Message{
@@ -576,6 +552,28 @@ func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
 	}
 	if f.ID != "" {
 		ack(c, &protocol.Ack{ID: f.ID})
+	}
+	return nil
+}
+
+// checkOutgoing is what a request and a send have in common: a valid
+// concrete topic, a welcomed connection, no foreign session_id, a topic the
+// connection's token lets it send to, and a payload.
+func (c *Conn) checkOutgoing(f *protocol.Frame) *protocol.Error {
+	if err := topicErr(f.Topic); err != nil {
+		return err
+	}
+	if !c.live.Load() {
+		return errNotReady
+	}
+	if f.SessionID != "" && f.SessionID != c.session {
+		return errForeign
+	}
+	if err := c.maySend(f.Topic); err != nil {
+		return err
+	}
+	if len(f.Payload) == 0 {
+		return errNeedPay
 	}
 	return nil
 }
