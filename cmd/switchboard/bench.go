@@ -166,13 +166,7 @@ func runBenchFanout(ctx context.Context, args []string, e env) error {
 	fs.IntVar(&cfg.Window, "window", bench.DefaultWindow, "at max rate: most messages a subscriber may not have received yet (-1: unbounded)")
 	fs.IntVar(&cfg.AckEvery, "ack-every", bench.DefaultAckEvery, "every Nth publish carries an id; the next one waits for its ack (-1: never)")
 	fs.DurationVar(&cfg.Drain, "drain", bench.DefaultDrain, "after the window, how long to wait for the last deliveries")
-	if err := parseFlags(fs, args, e); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("bench fanout takes no arguments, got %q", fs.Args())}
-	}
-	if err := prepare(&bf); err != nil {
+	if err := parseBench(fs, args, e, &bf); err != nil {
 		return err
 	}
 	return withFloor(ctx, e, &bf, bf.floor, bf.common(e), func(c bench.Common) (*bench.Result, error) {
@@ -190,13 +184,7 @@ func runBenchIdle(ctx context.Context, args []string, e env) error {
 	fs.IntVar(&cfg.Connections, "connections", 10000, "connections to open (bounded by the open-files limit)")
 	fs.IntVar(&cfg.Topics, "topics", 1, "topics the connections subscribe to (connection i: topic i mod N)")
 	fs.DurationVar(&cfg.Settle, "settle", 2*time.Second, "wait after the last subscribe before the hold")
-	if err := parseFlags(fs, args, e); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("bench idle takes no arguments, got %q", fs.Args())}
-	}
-	if err := prepare(&bf); err != nil {
+	if err := parseBench(fs, args, e, &bf); err != nil {
 		return err
 	}
 	return withFloor(ctx, e, &bf, bf.floor, bf.common(e), func(c bench.Common) (*bench.Result, error) {
@@ -215,13 +203,7 @@ func runBenchReqRep(ctx context.Context, args []string, e env) error {
 	fs.IntVar(&cfg.Requesters, "requesters", 10, "requester connections, one request in flight each")
 	fs.IntVar(&cfg.PayloadBytes, "payload", 64, "payload size in bytes (JSON value, quotes included)")
 	fs.Float64Var(&cfg.Rate, "rate", 0, "requests per second over all requesters (0: closed loop, as fast as answers come)")
-	if err := parseFlags(fs, args, e); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return usageError{fmt.Sprintf("bench reqrep takes no arguments, got %q", fs.Args())}
-	}
-	if err := prepare(&bf); err != nil {
+	if err := parseBench(fs, args, e, &bf); err != nil {
 		return err
 	}
 	return withFloor(ctx, e, &bf, false, bf.common(e), func(c bench.Common) (*bench.Result, error) {
@@ -247,4 +229,16 @@ func runBenchRelay(ctx context.Context, args []string, e env) error {
 		return err
 	}
 	return bench.ServeRelay(ctx, *addr, e.stdout)
+}
+
+// parseBench parses a bench sub-command's flags (no arguments allowed) and
+// prepares the shared ones.
+func parseBench(fs *flag.FlagSet, args []string, e env, bf *benchFlags) error {
+	if err := parseFlags(fs, args, e); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return usageError{fmt.Sprintf("%s takes no arguments, got %q", fs.Name(), fs.Args())}
+	}
+	return prepare(bf)
 }
