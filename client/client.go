@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"fmt"
-	"log/slog"
 	"slices"
 	"strconv"
 	"sync"
@@ -24,7 +23,7 @@ import (
 type Client struct {
 	opts Options
 	url  string
-	log  *slog.Logger
+	log  Logger
 
 	ctx    context.Context // the client's lifetime: cancelled when it closes
 	cancel context.CancelFunc

@@ -74,6 +74,7 @@ type subscribeOptions struct {
 	presence func(PresenceEvent)
 	gap      func(*RecoveryError)
 	since    *Position
+	all      bool // WithAllSessions (service.go)
 }
 
 // WithPresence asks the server for presence events on the topic (not a

@@ -216,6 +216,24 @@
 // hello is final). Options.TLSConfig sets the TLS configuration of wss://
 // handshakes, for example a private CA (native only).
 //
+// # Service clients
+//
+// A backend connected with a service token (a JWT with "service": true,
+// e.g. from switchboard token --service) works across sessions: Subscribe
+// with WithAllSessions subscribes in every session, present and future,
+// and each Message carries the SessionID it was published in; PublishTo
+// publishes into a chosen session; Message.Reply and Message.Respond answer
+// a request in the session it came from. The token's topics still apply;
+// Request, Send and Presence stay in the client's own session. Without a
+// service token the server refuses these calls with forbidden. An
+// all-sessions subscription is re-established after a reconnect like any
+// other, without recovery of missed messages.
+//
+// A service holds no keys of the sessions it serves: with end-to-end
+// encryption their sealed payloads reach it untouched (the "e2e:…"
+// strings, Encrypted false), and what it sends into another session is not
+// sealed. Options.E2E applies to its own session only.
+//
 // # WebAssembly
 //
 // Under GOOS=js GOARCH=wasm the client uses the JavaScript environment's

@@ -39,6 +39,9 @@ func appendObject(dst []byte, f *protocol.Frame) []byte {
 	if f.Presence {
 		dst = append(dst, `,"presence":true`...)
 	}
+	if f.AllSessions {
+		dst = append(dst, `,"all_sessions":true`...)
+	}
 	str("reply_to", f.ReplyTo)
 	str("to", f.To)
 	str("timestamp", f.Timestamp)

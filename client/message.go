@@ -33,21 +33,24 @@ func (m *Message) Decode(v any) error {
 // Reply answers a request (a message with ReplyTo) and waits for the
 // server's ack. The first reply to a request wins; a later one fails with
 // a *protocol.Error of code not_found, as does a reply after the request
-// timed out.
+// timed out. A request of another session (received by a service through
+// WithAllSessions) is answered in that session: the reply carries the
+// message's SessionID.
 func (m *Message) Reply(ctx context.Context, payload any) error {
 	if m.ReplyTo == "" || m.c == nil {
 		return wrap("reply", ErrNoReplyTo)
 	}
-	return m.c.reply(ctx, m.ReplyTo, m.Topic, payload)
+	return m.c.reply(ctx, m.ReplyTo, m.SessionID, m.Topic, payload)
 }
 
-// Respond answers a request without waiting for an ack: a refusal reaches
-// Options.OnError. It returns once the reply is queued.
+// Respond answers a request without waiting for an ack, in the request's
+// session as Reply does: a refusal reaches Options.OnError. It returns once
+// the reply is queued.
 func (m *Message) Respond(payload any) error {
 	if m.ReplyTo == "" || m.c == nil {
 		return wrap("respond", ErrNoReplyTo)
 	}
-	return m.c.respond(m.ReplyTo, m.Topic, payload)
+	return m.c.respond(m.ReplyTo, m.SessionID, m.Topic, payload)
 }
 
 // quote is strconv.Quote, for topics in error messages.

@@ -47,7 +47,7 @@ func (c *Client) PublishIfSeq(ctx context.Context, topic string, ifSeq uint64, p
 
 func (c *Client) publish(ctx context.Context, topic string, payload any, ifSeq *uint64, opts []PublishOption) (uint64, error) {
 	op := "publish " + quote(topic)
-	f, err := c.publishFrame(topic, payload, ifSeq, opts)
+	f, err := c.publishFrame("", topic, payload, ifSeq, opts)
 	if err != nil {
 		return 0, wrap(op, err)
 	}
@@ -64,25 +64,26 @@ func (c *Client) publish(ctx context.Context, topic string, payload any, ifSeq *
 // message is buffered or refused per Options.Outage. A refusal by the
 // server reaches Options.OnError. Delivery is at most once.
 func (c *Client) PublishAsync(ctx context.Context, topic string, payload any, opts ...PublishOption) error {
-	f, err := c.publishFrame(topic, payload, nil, opts)
+	f, err := c.publishFrame("", topic, payload, nil, opts)
 	if err == nil {
 		err = c.send(ctx, f)
 	}
 	return wrap("publish "+quote(topic), err)
 }
 
-func (c *Client) publishFrame(topic string, payload any, ifSeq *uint64, opts []PublishOption) (*protocol.Frame, error) {
+// publishFrame builds a publish into sessionID (empty: the client's own).
+func (c *Client) publishFrame(sessionID, topic string, payload any, ifSeq *uint64, opts []PublishOption) (*protocol.Frame, error) {
 	if err := protocol.ValidateClientTopic(topic); err != nil {
 		return nil, err
 	}
 	if protocol.IsMeta(topic) != (ifSeq != nil) {
 		return nil, ErrIfSeqRequired
 	}
-	raw, err := c.payload(topic, payload)
+	raw, err := c.payloadIn(sessionID, topic, payload)
 	if err != nil {
 		return nil, err
 	}
-	f := &protocol.Frame{Type: protocol.TypePublish, Topic: topic, Payload: raw, IfSeq: ifSeq}
+	f := &protocol.Frame{Type: protocol.TypePublish, Topic: topic, Payload: raw, IfSeq: ifSeq, SessionID: sessionID}
 	for _, o := range opts {
 		o(f)
 	}
@@ -153,8 +154,12 @@ func (c *Client) payload(topic string, v any) (json.RawMessage, error) {
 
 // replyPayload encodes a reply's payload: in an end-to-end encrypted
 // session it is sealed with the request's topic (a reply has none on the
-// wire), looked up by replyTo when topic is empty.
-func (c *Client) replyPayload(replyTo, topic string, v any) (json.RawMessage, error) {
+// wire), looked up by replyTo when topic is empty. A reply into another
+// session (a service's) is sent as it is.
+func (c *Client) replyPayload(replyTo, sessionID, topic string, v any) (json.RawMessage, error) {
+	if c.foreign(sessionID) {
+		return marshalPayload(v)
+	}
 	if c.e2e != nil && topic == "" {
 		var ok bool
 		if topic, ok = c.e2e.requestTopic(replyTo); !ok {
@@ -177,24 +182,35 @@ func requestTimeout(ctxErr error) error {
 // remembers for requests it received (else ErrUnknownRequest):
 // Message.Reply is the simpler call.
 func (c *Client) Reply(ctx context.Context, replyTo string, payload any) error {
-	return c.reply(ctx, replyTo, "", payload)
+	return c.reply(ctx, replyTo, "", "", payload)
 }
 
-func (c *Client) reply(ctx context.Context, replyTo, topic string, payload any) error {
-	raw, err := c.replyPayload(replyTo, topic, payload)
+// reply answers replyTo; sessionID is the request's session: another one
+// than the client's own is sent along (a service answering a request of
+// another session), so the server looks the request up there.
+func (c *Client) reply(ctx context.Context, replyTo, sessionID, topic string, payload any) error {
+	raw, err := c.replyPayload(replyTo, sessionID, topic, payload)
 	if err != nil {
 		return wrap("reply", err)
 	}
-	_, err = c.roundTrip(ctx, &protocol.Frame{Type: protocol.TypeReply, ReplyTo: replyTo, Payload: raw})
+	_, err = c.roundTrip(ctx, c.replyFrame(replyTo, sessionID, raw))
 	return wrap("reply", err)
 }
 
-func (c *Client) respond(replyTo, topic string, payload any) error {
-	raw, err := c.replyPayload(replyTo, topic, payload)
+func (c *Client) respond(replyTo, sessionID, topic string, payload any) error {
+	raw, err := c.replyPayload(replyTo, sessionID, topic, payload)
 	if err == nil {
-		err = c.send(context.Background(), &protocol.Frame{Type: protocol.TypeReply, ReplyTo: replyTo, Payload: raw})
+		err = c.send(context.Background(), c.replyFrame(replyTo, sessionID, raw))
 	}
 	return wrap("respond", err)
+}
+
+func (c *Client) replyFrame(replyTo, sessionID string, raw json.RawMessage) *protocol.Frame {
+	f := &protocol.Frame{Type: protocol.TypeReply, ReplyTo: replyTo, Payload: raw}
+	if c.foreign(sessionID) {
+		f.SessionID = sessionID
+	}
+	return f
 }
 
 // Send delivers payload on topic to one client of the same session, by its

@@ -39,7 +39,11 @@ type subEntry struct {
 	lastSeq  uint64
 	ackSeq   uint64 // the seq of the latest ack (a concrete topic's latest seq when subscribed)
 	presence bool   // presence events asked for (WithPresence)
+	all      bool   // in every session (WithAllSessions, a service's)
 }
+
+// key is e's key in Client.subs.
+func (e *subEntry) key() string { return subKey(e.pattern, e.all) }
 
 // settle closes ready once, with err (nil: subscribed).
 func (e *subEntry) settle(err error) {
@@ -65,7 +69,8 @@ func (e *subEntry) settle(err error) {
 //
 // Options (delivery.go): WithPresence for join and leave events,
 // WithGapHandler to hear of messages missed beyond recovery, WithSince to
-// start from a known position.
+// start from a known position, WithAllSessions (service tokens) for every
+// session.
 func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Message), opts ...SubscribeOption) (*Subscription, error) {
 	op := "subscribe " + quote(pattern)
 	wild, err := protocol.ValidatePattern(pattern)
@@ -75,6 +80,9 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Me
 	var so subscribeOptions
 	for _, o := range opts {
 		o(&so)
+	}
+	if so.all && (so.presence != nil || so.since != nil) {
+		return nil, wrap(op, ErrAllSessionsOption)
 	}
 	if wild && (so.presence != nil || so.since != nil) {
 		return nil, wrap(op, ErrWildcardOption)
@@ -90,13 +98,14 @@ func (c *Client) Subscribe(ctx context.Context, pattern string, handler func(*Me
 		c.mu.Unlock()
 		return nil, wrap(op, err)
 	}
-	e := c.subs[pattern]
+	key := subKey(pattern, so.all)
+	e := c.subs[key]
 	if e == nil {
-		e = &subEntry{pattern: pattern, ready: make(chan struct{}), presence: so.presence != nil}
+		e = &subEntry{pattern: pattern, ready: make(chan struct{}), presence: so.presence != nil, all: so.all}
 		if so.since != nil {
 			e.epoch, e.lastSeq = so.since.Epoch, so.since.Seq
 		}
-		c.subs[pattern] = e
+		c.subs[key] = e
 		if c.cn != nil {
 			c.out.push(c.subscribeItemLocked(e, true))
 			c.signalWriterLocked()
@@ -177,10 +186,10 @@ func (s *Subscription) unsubscribe() bool {
 		return !c.closed
 	}
 	e.refs--
-	if e.refs > 0 || c.subs[e.pattern] != e {
+	if e.refs > 0 || c.subs[e.key()] != e {
 		return true
 	}
-	delete(c.subs, e.pattern)
+	delete(c.subs, e.key())
 	// If the subscribe is still queued, dropping it is enough.
 	sentSub := true
 	for _, cl := range c.pending {
@@ -194,7 +203,7 @@ func (s *Subscription) unsubscribe() bool {
 		c.pending[cl.id] = cl
 		cl.queued = true
 		c.out.push(outItem{
-			data:    appendObject(nil, &protocol.Frame{Type: protocol.TypeUnsubscribe, ID: cl.id, Topic: e.pattern}),
+			data:    appendObject(nil, &protocol.Frame{Type: protocol.TypeUnsubscribe, ID: cl.id, Topic: e.pattern, AllSessions: e.all}),
 			call:    cl,
 			control: true,
 		})
@@ -231,8 +240,8 @@ func deleteHandler(hs []*Subscription, s *Subscription) []*Subscription {
 func (c *Client) subscribeItemLocked(e *subEntry, since bool) outItem {
 	cl := &call{id: c.newID(), sub: e, queued: true}
 	c.pending[cl.id] = cl
-	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: cl.id, Topic: e.pattern, Presence: e.presence}
-	if since && e.epoch != "" && !protocol.IsMeta(e.pattern) && !protocol.HasWildcard(e.pattern) {
+	f := protocol.Frame{Type: protocol.TypeSubscribe, ID: cl.id, Topic: e.pattern, Presence: e.presence, AllSessions: e.all}
+	if since && !e.all && e.epoch != "" && !protocol.IsMeta(e.pattern) && !protocol.HasWildcard(e.pattern) {
 		f.Since = &protocol.Since{Seq: e.lastSeq, Epoch: e.epoch}
 	}
 	return outItem{data: appendObject(nil, &f), call: cl, control: true}
@@ -240,7 +249,7 @@ func (c *Client) subscribeItemLocked(e *subEntry, since bool) outItem {
 
 // subAnsweredLocked handles the server's answer to a subscribe of e.
 func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
-	if c.subs[e.pattern] != e {
+	if c.subs[e.key()] != e {
 		return // unsubscribed meanwhile
 	}
 	if err == nil {
@@ -267,7 +276,7 @@ func (c *Client) subAnsweredLocked(e *subEntry, f *protocol.Frame, err error) {
 		return
 	}
 	// Refused: the subscription is gone, with every handler on it.
-	delete(c.subs, e.pattern)
+	delete(c.subs, e.key())
 	hs := c.handlers[:0:0]
 	for _, h := range c.handlers {
 		if h.entry == e {
@@ -308,14 +317,19 @@ func (c *Client) handleMessage(f *protocol.Frame) {
 	if f.Timestamp != "" {
 		m.Timestamp, _ = time.Parse(time.RFC3339Nano, f.Timestamp)
 	}
-	if m.Seq != 0 {
+	own := true
+	if m.Seq != 0 || c.e2e != nil {
 		c.mu.Lock()
-		if e := c.subs[m.Topic]; e != nil && m.Seq > e.lastSeq {
+		// A message of another session (an all-sessions subscription)
+		// has its own seqs: it moves no position of the client's own
+		// session, and carries none of its keys.
+		own = m.SessionID == "" || m.SessionID == c.sessionID
+		if e := c.subs[m.Topic]; own && m.Seq != 0 && e != nil && m.Seq > e.lastSeq {
 			e.lastSeq = m.Seq
 		}
 		c.mu.Unlock()
 	}
-	if c.e2e != nil && strings.HasPrefix(m.Topic, keysTopicPrefix) {
+	if own && c.e2e != nil && strings.HasPrefix(m.Topic, keysTopicPrefix) {
 		// A key fetch may be waiting on the handler goroutine.
 		c.e2e.keySeen(m.Topic, m.Payload)
 	}
@@ -324,9 +338,11 @@ func (c *Client) handleMessage(f *protocol.Frame) {
 
 // deliver runs on the handler goroutine: in an end-to-end encrypted
 // session the payload is opened first (a message that fails to open is
-// reported and dropped), then the message is routed.
+// reported and dropped), then the message is routed. A message of another
+// session (a service's all-sessions subscription) is routed untouched: the
+// client holds no keys of other sessions.
 func (c *Client) deliver(m *Message) {
-	if c.e2e != nil && !c.e2e.prepare(m) {
+	if c.e2e != nil && !c.foreign(m.SessionID) && !c.e2e.prepare(m) {
 		return
 	}
 	c.route(m)

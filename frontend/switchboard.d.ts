@@ -125,6 +125,19 @@ export interface ConnectOptions {
   /** Credential sent in `hello` (e.g. a JWT from `switchboard token`). Default: none. */
   token?: string;
   /**
+   * Supplies the token instead of `token`: called before every connection
+   * attempt (so a reconnect presents a fresh token) and again before the
+   * current token expires (read from the JWT's `exp`: when a quarter of its
+   * life remains), whose result is sent as a `refresh` on the open
+   * connection. It may return the token or a promise of it; the client waits
+   * for the promise (at most the connect timeout before a connection). A
+   * provider that throws, rejects or returns no string fails that attempt:
+   * `connect` rejects (code `'bad_request'` for a non-string), a failed
+   * refresh goes to `onError` and is retried while the token lasts. When both
+   * are given, `tokenProvider` wins. Default: none.
+   */
+  tokenProvider?: () => string | Promise<string>;
+  /**
    * Enables end-to-end encryption with a key derived from this passphrase
    * (Argon2id; the salt and parameters live in the session's `$meta.e2e`).
    * Every member of the session must use the same one. Default: no encryption.

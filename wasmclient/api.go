@@ -88,6 +88,9 @@ func parseConnectOptions(v safejs.Value) (*connectOptions, error) {
 	co.opts.Name = r.str("name")
 	co.opts.SessionID = r.str("sessionId")
 	co.opts.Token = r.str("token")
+	if provider := r.fn("tokenProvider"); !provider.IsUndefined() {
+		co.opts.TokenFunc = tokenFunc(provider)
+	}
 	co.e2e.passphrase = r.str("passphrase")
 	co.e2e.secret = r.str("secret")
 	co.e2e.signed, _ = r.boolean("signed")
@@ -107,6 +110,31 @@ func parseConnectOptions(v safejs.Value) (*connectOptions, error) {
 		return nil, err
 	}
 	return co, nil
+}
+
+// tokenFunc adapts options.tokenProvider, () => string | Promise<string>,
+// to client.Options.TokenFunc. The client calls it from its own goroutines
+// (Dial's runs in goPromise), never from a JavaScript callback, so waiting
+// for the promise here blocks no event. No Func outlives a call: awaitJS
+// releases its two when the promise settles or ctx ends.
+func tokenFunc(provider safejs.Value) func(context.Context) (string, error) {
+	return func(ctx context.Context) (string, error) {
+		ret, err := provider.Invoke()
+		if err != nil {
+			return "", &thrownError{v: thrownValue(err)}
+		}
+		v, err := awaitJS(ret, ctx.Done())
+		if errors.Is(err, errClosed) {
+			return "", ctx.Err()
+		}
+		if err != nil {
+			return "", err
+		}
+		if v.Type() != safejs.TypeString {
+			return "", &codeError{code: codeBadRequest, msg: "switchboard: options.tokenProvider must return a string or a promise of one"}
+		}
+		return v.String()
+	}
 }
 
 // connect(options): Promise<Client>.

@@ -316,3 +316,26 @@ func TestServerClosed(t *testing.T) {
 	awaitCode(t, call(t, c, "publish", "x", 1), "closed")
 	mustAwait(t, call(t, c, "close"))
 }
+
+// TestTokenProvider: connect calls options.tokenProvider (sync or async)
+// for the connection's token; a provider that returns no string fails
+// connect with bad_request. An open-mode server accepts any token.
+func TestTokenProvider(t *testing.T) {
+	url := testServerURL(t)
+	api := testAPI(t)
+	provider := jsEval(t, `(() => { let n = 0; const f = async () => { n++; return "tok-" + n }; f.calls = () => n; return f })()`)
+	c := mustAwait(t, call(t, api, "connect", obj(t, "url", url, "name", "tp", "sessionId", uniqueSession("token"),
+		"token", "ignored", "tokenProvider", provider)))
+	if n := call(t, provider, "calls"); jsonOf(t, n) != "1" {
+		t.Errorf("tokenProvider called %s times, want 1", jsonOf(t, n))
+	}
+	mustAwait(t, call(t, c, "close"))
+
+	sync := jsEval(t, `() => "plain-string"`)
+	c = mustAwait(t, call(t, api, "connect", obj(t, "url", url, "name", "tp2", "tokenProvider", sync)))
+	mustAwait(t, call(t, c, "close"))
+
+	bad := jsEval(t, `async () => 42`)
+	awaitCode(t, call(t, api, "connect", obj(t, "url", url, "name", "tp3", "tokenProvider", bad)), "bad_request")
+	awaitCode(t, call(t, api, "connect", obj(t, "url", url, "name", "tp4", "tokenProvider", "not a function")), "bad_request")
+}

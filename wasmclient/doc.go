@@ -88,7 +88,10 @@
 // console.error when there is no onError) and delivery goes on; a handler
 // that returns a promise has its rejection reported the same way. A
 // request handler's promise is awaited in a goroutine of its own, so that
-// it does not hold up the messages behind it.
+// it does not hold up the messages behind it. The tokenProvider of connect
+// options is client.Options.TokenFunc: the client calls it from its own
+// goroutines (before each connection attempt and for each refresh) and
+// waits there for its promise.
 //
 // # Func lifetimes
 //
@@ -101,7 +104,9 @@
 // registry (funcSet): unsubscribe releases its subscription's two Funcs,
 // and close, or a terminal close by the server, releases them all once the
 // client's goroutines have ended. The page's presence and onGap functions
-// are JavaScript values called from Go, not Funcs: nothing to release.
+// and the tokenProvider are JavaScript values called from Go, not Funcs:
+// nothing to release (awaiting a provider's promise holds two Funcs until
+// it settles or the attempt gives up).
 // Before a Func is released, the property that holds it is replaced by a
 // long-lived function that returns a Promise rejected with code 'closed'
 // (resolved, for close, unsubscribe and onDefault), and clientId and
