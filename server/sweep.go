@@ -9,6 +9,11 @@ import (
 // hubSweepEvery is how often the hub forgets expired topics.
 const hubSweepEvery = 30 * time.Second
 
+// queueTrimEvery is how often the sweeper lets connections that queued
+// nothing since the previous time drop their queues' spare capacity
+// (hub.Conn.TrimIdle): a busy connection keeps it between bursts.
+const queueTrimEvery = 5 * time.Second
+
 // sweepLoop is the server's one timer for all connections: it advances the
 // coarse clock, sends heartbeat pings, and enforces the hello, heartbeat and
 // write timeouts. One goroutine for all connections instead of timers per
@@ -18,13 +23,18 @@ func (s *Server) sweepLoop() {
 	defer t.Stop()
 	var conns []*wsConn
 	lastHubSweep := time.Now()
+	lastTrim := lastHubSweep
 	for {
 		select {
 		case <-s.stop:
 			return
 		case now := <-t.C:
 			s.clock.Store(now.UnixNano())
-			conns = s.sweep(now.UnixNano(), conns[:0])
+			trim := now.Sub(lastTrim) >= queueTrimEvery
+			if trim {
+				lastTrim = now
+			}
+			conns = s.sweep(now.UnixNano(), conns[:0], trim)
 			clear(conns)
 			if now.Sub(lastHubSweep) >= hubSweepEvery {
 				lastHubSweep = now
@@ -34,8 +44,9 @@ func (s *Server) sweepLoop() {
 	}
 }
 
-// sweep checks every connection once; conns is scratch space.
-func (s *Server) sweep(now int64, conns []*wsConn) []*wsConn {
+// sweep checks every connection once (and with trim, lets idle ones drop
+// their queues' spare capacity); conns is scratch space.
+func (s *Server) sweep(now int64, conns []*wsConn, trim bool) []*wsConn {
 	s.connsMu.Lock()
 	for wc := range s.conns {
 		conns = append(conns, wc)
@@ -58,6 +69,9 @@ func (s *Server) sweep(now int64, conns []*wsConn) []*wsConn {
 		}
 		if wc.closing.Load() {
 			continue
+		}
+		if trim {
+			wc.hc.TrimIdle()
 		}
 		if !wc.welcomed.Load() {
 			if now-wc.created > hello {

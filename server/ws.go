@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"errors"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 	"net/url"
 	"sync"
@@ -71,7 +73,7 @@ func (s *Server) handleWS(c echo.Context) error {
 			}
 		}()
 	}
-	ws, err := websocket.Accept(c.Response(), r, &websocket.AcceptOptions{
+	ws, err := websocket.Accept(smallBufHijacker{c.Response()}, r, &websocket.AcceptOptions{
 		Subprotocols:         []string{protocol.Subprotocol},
 		OriginPatterns:       s.cfg.AllowedOrigins,
 		CompressionMode:      s.compressionMode(),
@@ -107,6 +109,57 @@ func (s *Server) handleWS(c echo.Context) error {
 	}
 	return nil
 }
+
+// coder/websocket keeps the bufio.Reader and bufio.Writer that Hijack returns
+// as the connection's read and write buffers for its whole life; net/http
+// hands over 4 KiB ones. Smaller ones save ~5 KiB per idle connection
+// (docs/performance.md, T4). A client frame above wsReadBufSize costs an
+// extra read(2); a server frame above wsWriteBufSize an extra write(2)
+// (coder/websocket buffers the header, then the payload).
+const (
+	wsReadBufSize  = 1 << 10
+	wsWriteBufSize = 2 << 10
+)
+
+// smallBufHijacker is the ResponseWriter given to websocket.Accept: its
+// Hijack returns the connection with wsReadBufSize/wsWriteBufSize buffers.
+// Everything else (Header, WriteHeader for Echo's committed status and
+// access log, Flush, Unwrap) goes to the wrapped writer.
+type smallBufHijacker struct {
+	http.ResponseWriter
+}
+
+func (w smallBufHijacker) Hijack() (net.Conn, *bufio.ReadWriter, error) {
+	conn, brw, err := http.NewResponseController(w.ResponseWriter).Hijack()
+	if err != nil {
+		return nil, nil, err
+	}
+	if brw.Writer.Buffered() > 0 { // net/http flushes the 101 before; be safe
+		if err := brw.Writer.Flush(); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	var br *bufio.Reader
+	if n := brw.Reader.Buffered(); n == 0 {
+		br = bufio.NewReaderSize(conn, wsReadBufSize)
+	} else {
+		// The client may have sent frames right behind the handshake. Accept
+		// keeps what the reader has buffered (and reads the connection
+		// afterwards), so the bytes must be in the new reader's buffer.
+		b, _ := brw.Reader.Peek(n)
+		br = bufio.NewReaderSize(io.MultiReader(bytes.NewReader(bytes.Clone(b)), conn), max(wsReadBufSize, n))
+		if _, err := br.Peek(n); err != nil {
+			conn.Close()
+			return nil, nil, err
+		}
+	}
+	return conn, bufio.NewReadWriter(br, bufio.NewWriterSize(conn, wsWriteBufSize)), nil
+}
+
+func (w smallBufHijacker) Flush() { _ = http.NewResponseController(w.ResponseWriter).Flush() }
+
+func (w smallBufHijacker) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
 // queryHello treats ?name=&session_id=&token=&echo= as the hello object.
 func (wc *wsConn) queryHello(q url.Values) {

@@ -71,6 +71,7 @@ type Conn struct {
 	qBytes    int
 	maxBytes  int
 	writing   bool
+	used      bool // Enqueue since the last TrimIdle
 	closed    bool
 	closeCode protocol.CloseCode
 	ready     chan struct{} // created by Next: blocking consumers
@@ -149,6 +150,7 @@ func (c *Conn) Enqueue(b []byte) bool {
 	}
 	c.q = append(c.q, b)
 	c.qBytes += len(b)
+	c.used = true
 	var wake func()
 	if c.wake != nil && !c.writing {
 		c.writing = true
@@ -224,7 +226,7 @@ func (c *Conn) TryNext() (Batch, bool) {
 	c.mu.Lock()
 	if c.closed || c.head == len(c.q) {
 		c.writing = false
-		c.trim()
+		c.trim(busyKeep)
 		c.mu.Unlock()
 		return Batch{}, false
 	}
@@ -252,7 +254,7 @@ func (c *Conn) Next(ctx context.Context) (Batch, error) {
 			c.ready = make(chan struct{}, 1)
 			c.done = make(chan struct{})
 		}
-		c.trim()
+		c.trim(idleKeep)
 		ready, done := c.ready, c.done
 		c.mu.Unlock()
 		select {
@@ -290,14 +292,47 @@ func (c *Conn) take() int {
 	return size
 }
 
-// trim lets an idle connection drop the capacity a burst left behind. Called
-// by the consumer with c.mu held and an empty queue.
-func (c *Conn) trim() {
-	const keep = 16
+// Queue capacity (entries of c.q and c.hdrs): a connection keeps up to
+// busyKeep between batches, so that a busy one does not regrow its slices
+// from nil for every burst; TrimIdle (the server's sweeper) brings one that
+// has queued nothing for a sweep interval down to idleKeep.
+const (
+	idleKeep = 16
+	busyKeep = 1024
+)
+
+// trim drops capacity beyond keep. Called by the consumer with c.mu held and
+// an empty queue.
+func (c *Conn) trim(keep int) {
 	if cap(c.q) > keep {
 		c.q, c.head = nil, 0
 	}
 	if cap(c.hdrs) > keep {
+		c.hdrs = nil
+	}
+}
+
+// TrimIdle lets a connection that has queued nothing since the previous call
+// drop the capacity its last burst left behind (at most idleKeep entries are
+// kept), so that idle connections hold no large slices. The server's sweeper
+// calls it periodically; a busy connection keeps its capacity.
+func (c *Conn) TrimIdle() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.used {
+		c.used = false
+		return
+	}
+	if c.head != len(c.q) {
+		return
+	}
+	if cap(c.q) > idleKeep {
+		c.q, c.head = nil, 0
+	}
+	// c.hdrs is the consumer's; in Wake mode no consumer runs while
+	// c.writing is false, and the next one starts after an Enqueue takes
+	// c.mu. A blocking consumer (Next) trims its own.
+	if c.wake != nil && !c.writing && cap(c.hdrs) > idleKeep {
 		c.hdrs = nil
 	}
 }
