@@ -172,6 +172,12 @@ type Config struct {
 	// in memory only.
 	DataDir string
 
+	// Cluster, when set, makes the server a node of a cluster over NATS
+	// (cluster.go, docs/cluster.md). With it, DataDir keeps the embedded
+	// NATS node's JetStream store, and History and HistoryBytes do not
+	// apply (JetStream's limits do).
+	Cluster *ClusterConfig
+
 	// statsEvery is the period of the event stream's stats (tests shorten
 	// it). Default 1 s.
 	statsEvery time.Duration

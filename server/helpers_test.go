@@ -83,6 +83,11 @@ func newServer(t testing.TB, cfg Config) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return wrapServer(t, s)
+}
+
+// wrapServer serves s on a loopback port; both end with the test.
+func wrapServer(t testing.TB, s *Server) *testServer {
 	ts := httptest.NewServer(s.Handler())
 	t.Cleanup(func() {
 		s.Close()

@@ -58,7 +58,7 @@ type historyStore struct {
 // openHistory opens the durable store in cfg.DataDir, or returns the
 // in-memory one.
 func openHistory(cfg Config) (*historyStore, error) {
-	if cfg.DataDir == "" {
+	if cfg.DataDir == "" || cfg.Cluster != nil { // (a cluster's history is in JetStream)
 		return &historyStore{store: hub.MemoryStore{}}, nil
 	}
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {

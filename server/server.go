@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboardhq/switchboard/protocol"
 	"github.com/switchboardhq/switchboard/server/internal/hub"
+	"github.com/switchboardhq/switchboard/server/internal/natsengine"
 )
 
 // Types of the operator API (the admin HTTP API returns them as JSON).
@@ -67,7 +68,8 @@ type Server struct {
 	metrics *serverMetrics // metrics.go
 	certs   *certReloader  // nil without TLS (tls.go)
 
-	hist *historyStore // history.go
+	hist   *historyStore      // history.go
+	engine *natsengine.Engine // nil: a single node (cluster.go)
 }
 
 // New returns a Server. It starts the server's housekeeping goroutine
@@ -85,6 +87,15 @@ func New(cfg Config) (*Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	engine, err := startCluster(&cfg) // cluster.go
+	if err != nil {
+		hist.close()
+		return nil, err
+	}
+	var eng hub.Engine
+	if engine != nil {
+		eng = engine
+	}
 	s := &Server{
 		cfg:   cfg,
 		log:   cfg.Logger,
@@ -97,10 +108,13 @@ func New(cfg Config) (*Server, error) {
 			Store:            hist.store,
 			History:          cfg.History,
 			HistoryBytes:     cfg.HistoryBytes,
+			Engine:           eng,
 		}),
-		hist: hist,
+		hist:   hist,
+		engine: engine,
 	}
 	if err := s.hub.Load(); err != nil {
+		s.closeEngine()
 		hist.close()
 		return nil, fmt.Errorf("server: restore history: %w", err)
 	}
@@ -112,6 +126,7 @@ func New(cfg Config) (*Server, error) {
 	}
 	if cfg.Assets != nil {
 		if s.assets, err = indexAssets(cfg.Assets); err != nil {
+			s.closeEngine()
 			hist.close()
 			return nil, err
 		}
@@ -180,6 +195,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }() // waited for below
 	s.log.Info("switchboard ready", "addr", ln.Addr().String(), "dashboard", s.dashboardURL(ln.Addr()))
+	if s.engine != nil {
+		s.log.Info("cluster node over NATS", "embedded_nats", s.NATSURL(), "epoch", s.engine.Epoch())
+	}
 
 	var serveErr error
 	select {
@@ -287,6 +305,7 @@ func (s *Server) Close() error {
 		close(s.stop)
 		s.tasks.Stop()
 		s.hub.Close()
+		s.closeEngine()
 		if err := s.hist.close(); err != nil {
 			s.log.Error("closing the history store", "err", err)
 		}

@@ -31,6 +31,8 @@ func runServe(ctx context.Context, args []string, e env) error {
 	fs.StringVar(&sf.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	sf.sec.register(fs)
 	dataDir := fs.String("data-dir", "", "keep the topics' histories (with their epochs and seqs) in this directory, so that clients recover across a restart (default: in memory)")
+	var nf natsFlags
+	nf.register(fs)
 	if err := parseFlags(fs, args, e); err != nil {
 		return err
 	}
@@ -51,6 +53,9 @@ func runServe(ctx context.Context, args []string, e env) error {
 		DataDir:        *dataDir,
 	}
 	if err := sf.sec.apply(&cfg); err != nil {
+		return err
+	}
+	if cfg.Cluster, err = nf.config(); err != nil {
 		return err
 	}
 	if assets.Built() {

@@ -195,6 +195,9 @@ func (h *Hub) PublishToSession(sessionID, topic string, payload []byte, publishe
 	now := time.Now()
 	m := protocol.Message{Topic: topic, Payload: payload, PublisherName: name,
 		Timestamp: serverStamp(now), SessionID: sessionID}
+	if h.eng != nil {
+		return h.publishToSessionEngine(&m)
+	}
 	s := h.lockSession(sessionID, true)
 	defer s.mu.Unlock()
 	st := s.stream(topic, true, now)

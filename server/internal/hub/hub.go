@@ -45,6 +45,11 @@ type Options struct {
 	// DedupIDs bounds the ids remembered per (session, instance), the
 	// oldest forgotten first. Default 1000.
 	DedupIDs int
+
+	// Engine, when set, makes the hub one node of a cluster (engine.go):
+	// publishes are ordered, stored and routed by it, and Store, History,
+	// HistoryBytes and the Dedup options are the engine's business.
+	Engine Engine
 }
 
 // Defaults.
@@ -122,15 +127,20 @@ type Hub struct {
 	histReserved atomic.Int64 // bytes of Options.HistoryBytes granted to sessions
 
 	sec hubSec // service subscriptions and metrics (security.go, metrics.go)
+
+	eng Engine // nil: this node is alone (engine.go)
 }
 
 // New returns a Hub.
 func New(opts Options) *Hub {
-	h := &Hub{opts: opts.withDefaults()}
+	h := &Hub{opts: opts.withDefaults(), eng: opts.Engine}
 	for i := range h.shards {
 		h.shards[i].index = i
 		h.shards[i].sessions = make(map[string]*session)
 		h.clients[i].conns = make(map[string]*Conn)
+	}
+	if h.eng != nil {
+		h.eng.Start(h)
 	}
 	return h
 }
@@ -259,6 +269,10 @@ func (h *Hub) Register(c *Conn, name, sessionID string, echo bool, welcome []byt
 	if closed, _ := c.Closed(); closed {
 		return ErrClosed
 	}
+	if err := h.watch(sessionID); err != nil {
+		c.regOnce.Store(false)
+		return errUnavailable
+	}
 	s := h.lockSession(sessionID, true)
 	c.name, c.session, c.echo, c.sess = name, sessionID, echo, s
 	s.members[c.id] = c
@@ -312,6 +326,9 @@ func (h *Hub) Unregister(c *Conn) {
 		s.emptySince = now
 	}
 	s.mu.Unlock()
+	if h.eng != nil {
+		h.unwatch(s)
+	}
 	h.maybeRemove(s)
 }
 
@@ -373,6 +390,14 @@ func (h *Hub) Sweep(now time.Time) {
 		for _, st := range s.streams {
 			s.release(st.hist.Trim(ns))
 			if len(st.subs) > 0 {
+				continue
+			}
+			if h.eng != nil {
+				// The engine's store keeps the streams: this node keeps
+				// their seq and retained value while it has clients here.
+				if len(s.members) == 0 {
+					s.deleteStream(st)
+				}
 				continue
 			}
 			if st.retained != nil {

@@ -239,7 +239,11 @@ func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since, pres
 		a.HasSeq, a.Seq, a.Epoch = true, st.seq, st.epoch
 		if since != nil {
 			var ok bool
-			ok, a.Reason, replay = s.recover(st, c, since, now)
+			if h.eng != nil {
+				ok, a.Reason, replay = s.recoverEngine(st, c, since)
+			} else {
+				ok, a.Reason, replay = s.recover(st, c, since, now)
+			}
 			a.Recovered = &ok
 		}
 	}
@@ -348,6 +352,9 @@ func (h *Hub) publish(c *Conn, f *protocol.Frame) (uint64, *protocol.Error) {
 		PublisherName: c.name,
 		Timestamp:     stamp(f.Timestamp, now),
 		SessionID:     c.targetID(f.SessionID),
+	}
+	if h.eng != nil {
+		return 0, h.publishEngine(c, f, &m)
 	}
 	dedup := f.ID != "" && c.instance != ""
 	s := h.lockTarget(c, f.SessionID, true) // its own session, or the one a service names

@@ -98,6 +98,9 @@ func (s *session) stream(topic string, create bool, now time.Time) *stream {
 	if st == nil && create {
 		hist := s.h.opts.Store.Create(s.id, topic, s.h.limitsFor(topic))
 		st = &stream{topic: topic, hist: hist, seq: hist.Last(), epoch: hist.Epoch(), lastUsed: now}
+		if s.h.eng != nil {
+			st.epoch = s.h.eng.Epoch() // and seq comes from Deliver
+		}
 		s.streams[topic] = st
 	}
 	return st

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/switchboardhq/switchboard/protocol"
+)
+
+// freePorts returns n loopback ports that were free a moment ago.
+func freePorts(t *testing.T, n int) []int {
+	t.Helper()
+	var lns []net.Listener
+	var ports []int
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		lns = append(lns, ln)
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	for _, ln := range lns {
+		ln.Close()
+	}
+	return ports
+}
+
+// newCluster starts n Switchboard nodes whose embedded NATS servers form
+// one cluster (the stream with the given replicas), all on loopback.
+func newCluster(t *testing.T, n, replicas int) []*testServer {
+	t.Helper()
+	ports := freePorts(t, n)
+	var routes []string
+	for _, p := range ports {
+		routes = append(routes, fmt.Sprintf("nats-route://127.0.0.1:%d", p))
+	}
+	nodes := make([]*testServer, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	for i := range n {
+		wg.Go(func() {
+			cfg := Config{
+				Logger:     quietLogger(),
+				AdminToken: testToken,
+				Version:    "test",
+				Cluster: &ClusterConfig{
+					Embedded:      true,
+					EmbeddedName:  fmt.Sprintf("node-%d", i),
+					ClusterName:   "test",
+					ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+					Routes:        routes,
+					Replicas:      replicas,
+				},
+			}
+			s, err := New(cfg)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			nodes[i] = wrapServer(t, s)
+		})
+	}
+	wg.Wait()
+	for i, err := range errs {
+		if err != nil {
+			t.Fatalf("node %d: %v", i, err)
+		}
+	}
+	return nodes
+}
+
+// subscribe subscribes c to pattern and returns the ack.
+func (c *client) subscribe(pattern string, extra ...string) protocol.Frame {
+	c.t.Helper()
+	obj := fmt.Sprintf(`{"type":"subscribe","id":"sub-%s","topic":%q`, pattern, pattern)
+	for _, e := range extra {
+		obj += "," + e
+	}
+	c.send(obj + "}")
+	return c.expect("ack")
+}
+
+func TestClusterPublishReachesEveryNodeAndNoOtherSession(t *testing.T) {
+	nodes := newCluster(t, 3, 1)
+	sessions := []string{"team.a@example", "team.b", "team:c.x"}
+	type sub struct {
+		c       *client
+		session string
+	}
+	var subs []sub
+	for i, node := range nodes {
+		for _, s := range sessions {
+			c := node.connect(t, fmt.Sprintf("sub-%d", i), s)
+			c.subscribe("chat.>")
+			subs = append(subs, sub{c, s})
+		}
+	}
+	// Every session gets publishes from every node, in random order.
+	type pubKey struct{ session, payload string }
+	want := map[string][]string{}
+	pubs := make([][]*client, len(nodes))
+	for i, node := range nodes {
+		for _, s := range sessions {
+			pubs[i] = append(pubs[i], node.connect(t, fmt.Sprintf("pub-%d", i), s))
+		}
+	}
+	const perPair = 5
+	var order []pubKey
+	for i := range nodes {
+		for j, s := range sessions {
+			for k := range perPair {
+				order = append(order, pubKey{s, fmt.Sprintf(`"%d/%d/%d"`, i, j, k)})
+			}
+		}
+	}
+	rand.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+	for _, p := range order {
+		var i, j int
+		fmt.Sscanf(strings.Trim(p.payload, `"`), "%d/%d/", &i, &j)
+		pubs[i][j].send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"chat.room","payload":%s}`, p.payload))
+		pubs[i][j].expect("ack")
+		want[p.session] = append(want[p.session], p.payload)
+	}
+	for _, sb := range subs {
+		var got []string
+		var last uint64
+		for len(got) < len(want[sb.session]) {
+			f := sb.c.expect("message")
+			if f.SessionID != sb.session {
+				t.Fatalf("session %s got a message of session %s", sb.session, f.SessionID)
+			}
+			if f.SeqValue() <= last {
+				t.Fatalf("seq %d after %d", f.SeqValue(), last)
+			}
+			last = f.SeqValue()
+			got = append(got, string(f.Payload))
+		}
+		if strings.Join(got, ",") != strings.Join(want[sb.session], ",") {
+			t.Fatalf("session %s: got %v, want %v", sb.session, got, want[sb.session])
+		}
+		sb.c.expectNothing()
+	}
+}
+
+func TestClusterRecoveryOnAnotherNode(t *testing.T) {
+	nodes := newCluster(t, 3, 1)
+	pub := nodes[0].connect(t, "pub", "s")
+	sub := nodes[1].connect(t, "sub", "s")
+	ack := sub.subscribe("news")
+	epoch := ack.Epoch
+	publish := func(n int) {
+		for i := range n {
+			pub.send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"news","payload":%d}`, i))
+			pub.expect("ack")
+		}
+	}
+	publish(3)
+	var last uint64
+	for range 3 {
+		f := sub.expect("message")
+		last = f.SeqValue()
+	}
+	sub.ws.CloseNow()
+	publish(4) // missed
+	again := nodes[2].connect(t, "sub", "s")
+	a := again.subscribe("news", fmt.Sprintf(`"since":{"seq":%d,"epoch":%q}`, last, epoch))
+	if a.Recovered == nil || !*a.Recovered || a.Epoch != epoch {
+		t.Fatalf("not recovered: %s", js(a))
+	}
+	var got []string
+	for range 4 {
+		f := again.expect("message")
+		if f.SeqValue() <= last {
+			t.Fatalf("duplicate: seq %d after %d", f.SeqValue(), last)
+		}
+		last = f.SeqValue()
+		got = append(got, string(f.Payload))
+	}
+	if strings.Join(got, ",") != "0,1,2,3" {
+		t.Fatalf("replayed %v", got)
+	}
+	publish(1) // and then live
+	live := again.expect("message")
+	if string(live.Payload) != "0" || live.SeqValue() <= last {
+		t.Fatalf("live after replay: %s", js(live))
+	}
+	again.expectNothing()
+
+	// A wrong epoch is told, not silently replayed.
+	other := nodes[0].connect(t, "other", "s")
+	a = other.subscribe("news", `"since":{"seq":1,"epoch":"nope"}`)
+	if a.Recovered == nil || *a.Recovered || a.Reason != protocol.ReasonEpochChanged {
+		t.Fatalf("wrong epoch: %s", js(a))
+	}
+}
+
+func TestClusterCompareAndSetAndDedupAcrossNodes(t *testing.T) {
+	nodes := newCluster(t, 2, 1)
+	a := nodes[0].connect(t, "a", "s", `"instance":"inst-1"`)
+	b := nodes[1].connect(t, "b", "s", `"instance":"inst-1"`)
+	a.send(`{"type":"publish","id":"m1","topic":"$meta.e2e","payload":{"v":1},"if_seq":0}`)
+	first := a.expect("ack")
+	b.send(`{"type":"publish","id":"m2","topic":"$meta.e2e","payload":{"v":2},"if_seq":0}`)
+	b.expectError(protocol.CodeConflict, "m2")
+	b.send(fmt.Sprintf(`{"type":"publish","id":"m3","topic":"$meta.e2e","payload":{"v":3},"if_seq":%d}`, first.SeqValue()))
+	third := b.expect("ack")
+	if third.SeqValue() <= first.SeqValue() {
+		t.Fatalf("seq %d after %d", third.SeqValue(), first.SeqValue())
+	}
+	// A late joiner on either node gets the retained value.
+	c := nodes[0].connect(t, "c", "s")
+	c.subscribe("$meta.e2e")
+	if f := c.expect("message"); string(f.Payload) != `{"v":3}` {
+		t.Fatalf("retained: %s", js(f))
+	}
+	// The same instance retrying the same id on the other node is a duplicate.
+	a.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
+	orig := a.expect("ack")
+	b.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
+	dup := b.expect("ack")
+	if !dup.Duplicate || dup.SeqValue() != orig.SeqValue() {
+		t.Fatalf("retry: %s after %s", js(dup), js(orig))
+	}
+}

@@ -1,0 +1,492 @@
+// Package natsengine is the hub's cluster engine over NATS JetStream
+// (hub.Engine): several Switchboard nodes connected to one NATS cluster
+// (an existing one, or nats-server nodes embedded in the Switchboard
+// processes) serve the same sessions.
+//
+// Every publish is stored in one JetStream stream (default name
+// SWITCHBOARD, subjects <prefix>.m.>, see subject.go), whose sequence is the
+// message's seq: strictly increasing per (session, topic) across the
+// cluster, and not contiguous, because the stream numbers all topics
+// together. JetStream's message ids de-duplicate retried publishes, and its
+// expected-last-subject-sequence check is the protocol's if_seq. A node
+// reads a session's messages through one ordered consumer per session it
+// has clients in (interest: a session's traffic reaches only nodes with
+// clients in it), which starts with the last message of each of the
+// session's topics, so that the node knows every topic's seq and retained
+// value before a client joins. Recovery reads the stream.
+package natsengine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/switchboardhq/switchboard/protocol"
+	"github.com/switchboardhq/switchboard/server/internal/hub"
+)
+
+// Config configures an Engine. Zero values mean the documented default.
+type Config struct {
+	// URLs of the NATS servers to connect to (any of a cluster's). Empty:
+	// Embedded must be set.
+	URLs []string
+	// Embedded, when set, runs a nats-server node in this process and
+	// connects to it (URLs are then ignored).
+	Embedded *Embedded
+
+	// Credentials and TLS, as NATS users know them: a .creds file (JWT and
+	// NKey seed), a CA to verify the servers, a client certificate. User
+	// and password or a token go in the URLs (nats://user:pass@host).
+	CredsFile, TLSCA, TLSCert, TLSKey string
+
+	// Prefix of every subject and the stream's name in upper case.
+	// Default "switchboard" (stream SWITCHBOARD).
+	Prefix string
+	// Replicas of the stream (JetStream R). Default 1; 3 in a three-node
+	// cluster survives the loss of one node.
+	Replicas int
+	// History is how many messages each (session, topic) keeps, MaxAge how
+	// long. Defaults 100 and 24 hours (which is also how long a retained
+	// $meta. value lives after its last publish).
+	History int64
+	MaxAge  time.Duration
+	// DedupWindow is how long a publish id is remembered. Default 2
+	// minutes.
+	DedupWindow time.Duration
+	// FileStorage keeps the stream on disk (in the NATS servers' store
+	// directories); default memory.
+	FileStorage bool
+	// StartTimeout bounds how long New waits for the NATS cluster (a
+	// JetStream leader) to accept the stream. Default 60 seconds.
+	StartTimeout time.Duration
+	// Name is the connection's name in NATS's monitoring.
+	Name   string
+	Logger *slog.Logger
+}
+
+// Embedded configures a nats-server node run inside the process.
+type Embedded struct {
+	// ServerName must be unique in the cluster. Default: generated.
+	ServerName string
+	// Listen is the client address, host:port; default 127.0.0.1 on a
+	// free port. Other processes (a NATS CLI, services) can connect to it.
+	Listen string
+	// ClusterName, ClusterListen (host:port) and Routes (nats-route://
+	// URLs of the other nodes' cluster addresses) make the embedded nodes
+	// of several Switchboard processes one NATS cluster. Empty
+	// ClusterListen: a single node.
+	ClusterName   string
+	ClusterListen string
+	Routes        []string
+	// StoreDir is JetStream's directory; default a temporary one, removed
+	// at Close.
+	StoreDir string
+}
+
+// Engine implements hub.Engine over NATS JetStream.
+type Engine struct {
+	cfg    Config
+	log    *slog.Logger
+	ns     *server.Server // embedded node, or nil
+	tmp    string         // StoreDir to remove at Close
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	name   string
+	subj   subjects
+	epoch  string
+	sink   hub.Sink
+
+	mu      sync.Mutex
+	watches map[string]*watch
+	closed  bool
+}
+
+// watch is this node's interest in one session.
+type watch struct {
+	refs  int
+	ready chan struct{} // closed when the snapshot has been delivered
+	once  sync.Once
+	err   error // set before ready is closed
+	cc    jetstream.ConsumeContext
+}
+
+// Headers of a stored message: the protocol fields that are not the
+// subject or the payload.
+const (
+	hdrPublisher = "Sb-Publisher"
+	hdrTime      = "Sb-Time"
+	hdrOrigin    = "Sb-Origin"
+	hdrFrom      = "Sb-From"
+)
+
+// New connects (starting the embedded node first, if configured) and makes
+// sure the stream exists. Close undoes it.
+func New(ctx context.Context, cfg Config) (*Engine, error) {
+	if cfg.Prefix == "" {
+		cfg.Prefix = "switchboard"
+	}
+	if err := protocol.ValidateTopic(cfg.Prefix); err != nil || strings.HasPrefix(cfg.Prefix, "$") {
+		return nil, fmt.Errorf("natsengine: prefix %q: want NATS tokens of [A-Za-z0-9_:-]", cfg.Prefix)
+	}
+	if cfg.Replicas <= 0 {
+		cfg.Replicas = 1
+	}
+	if cfg.History <= 0 {
+		cfg.History = 100
+	}
+	if cfg.MaxAge <= 0 {
+		cfg.MaxAge = 24 * time.Hour
+	}
+	if cfg.DedupWindow <= 0 {
+		cfg.DedupWindow = 2 * time.Minute
+	}
+	if cfg.StartTimeout <= 0 {
+		cfg.StartTimeout = 60 * time.Second
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	e := &Engine{
+		cfg:     cfg,
+		log:     cfg.Logger,
+		name:    strings.ToUpper(strings.NewReplacer(".", "_", ":", "_", "-", "_").Replace(cfg.Prefix)),
+		subj:    newSubjects(cfg.Prefix),
+		watches: make(map[string]*watch),
+	}
+	if err := e.start(ctx); err != nil {
+		e.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+func (e *Engine) start(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, e.cfg.StartTimeout)
+	defer cancel()
+	urls := strings.Join(e.cfg.URLs, ",")
+	if e.cfg.Embedded != nil {
+		if err := e.startEmbedded(); err != nil {
+			return err
+		}
+		urls = e.ns.ClientURL()
+	}
+	if urls == "" {
+		return errors.New("natsengine: no NATS URL and no embedded server")
+	}
+	opts := []nats.Option{
+		nats.Name(e.cfg.Name),
+		nats.MaxReconnects(-1),
+		nats.ReconnectWait(250 * time.Millisecond),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				e.log.Warn("nats: disconnected", "err", err)
+			}
+		}),
+		nats.ReconnectHandler(func(nc *nats.Conn) { e.log.Info("nats: reconnected", "url", nc.ConnectedUrlRedacted()) }),
+	}
+	if e.cfg.CredsFile != "" {
+		opts = append(opts, nats.UserCredentials(e.cfg.CredsFile))
+	}
+	if e.cfg.TLSCA != "" {
+		opts = append(opts, nats.RootCAs(e.cfg.TLSCA))
+	}
+	if e.cfg.TLSCert != "" || e.cfg.TLSKey != "" {
+		opts = append(opts, nats.ClientCert(e.cfg.TLSCert, e.cfg.TLSKey))
+	}
+	nc, err := nats.Connect(urls, opts...)
+	if err != nil {
+		return fmt.Errorf("natsengine: connect: %w", err)
+	}
+	e.nc = nc
+	if e.js, err = jetstream.New(nc); err != nil {
+		return fmt.Errorf("natsengine: %w", err)
+	}
+	storage := jetstream.MemoryStorage
+	if e.cfg.FileStorage {
+		storage = jetstream.FileStorage
+	}
+	sc := jetstream.StreamConfig{
+		Name:              e.name,
+		Description:       "Switchboard messages: " + e.subj.msgs + "<session>.<topic>",
+		Subjects:          []string{e.subj.msgs + ">"},
+		Retention:         jetstream.LimitsPolicy,
+		MaxMsgsPerSubject: e.cfg.History,
+		MaxAge:            e.cfg.MaxAge,
+		Duplicates:        e.cfg.DedupWindow,
+		Storage:           storage,
+		Replicas:          e.cfg.Replicas,
+		Discard:           jetstream.DiscardOld,
+		AllowDirect:       true,
+	}
+	// In a cluster that is starting, JetStream answers once it has a meta
+	// leader and enough peers for the replicas: retry until then.
+	for wait := 100 * time.Millisecond; ; wait = min(2*wait, 2*time.Second) {
+		actx, acancel := context.WithTimeout(ctx, 2*time.Second)
+		e.stream, err = e.js.CreateOrUpdateStream(actx, sc)
+		acancel()
+		if err == nil {
+			break
+		}
+		e.log.Debug("waiting for JetStream", "err", err)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("natsengine: create stream %s: %w (last: %v)", e.name, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+	created := e.stream.CachedInfo().Created
+	e.epoch = "js" + strconv.FormatInt(created.UnixNano(), 36)
+	return nil
+}
+
+// Conn returns the engine's NATS connection (for the bridge and tests).
+func (e *Engine) Conn() *nats.Conn { return e.nc }
+
+// ClientURL returns the embedded node's client URL, or "".
+func (e *Engine) ClientURL() string {
+	if e.ns == nil {
+		return ""
+	}
+	return e.ns.ClientURL()
+}
+
+// Start implements hub.Engine.
+func (e *Engine) Start(sink hub.Sink) { e.sink = sink }
+
+// Epoch implements hub.Engine: it changes when the stream is recreated.
+func (e *Engine) Epoch() string { return e.epoch }
+
+// Watch implements hub.Engine.
+func (e *Engine) Watch(ctx context.Context, session string) error {
+	e.mu.Lock()
+	if e.closed {
+		e.mu.Unlock()
+		return errors.New("natsengine: closed")
+	}
+	w := e.watches[session]
+	if w == nil {
+		w = &watch{ready: make(chan struct{})}
+		e.watches[session] = w
+		go e.consume(session, w)
+	}
+	w.refs++
+	e.mu.Unlock()
+	select {
+	case <-w.ready:
+		if w.err != nil {
+			e.Unwatch(session)
+		}
+		return w.err
+	case <-ctx.Done():
+		e.Unwatch(session)
+		return ctx.Err()
+	}
+}
+
+// consume starts w's ordered consumer of session's messages.
+func (e *Engine) consume(session string, w *watch) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	prefix := e.subj.session(session)
+	cons, err := e.js.OrderedConsumer(ctx, e.name, jetstream.OrderedConsumerConfig{
+		FilterSubjects: []string{prefix + ">"},
+		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
+	})
+	if err != nil {
+		e.ready(w, fmt.Errorf("natsengine: consumer: %w", err))
+		return
+	}
+	cc, err := cons.Consume(func(msg jetstream.Msg) {
+		md, err := msg.Metadata()
+		if err != nil {
+			return
+		}
+		topic, ok := strings.CutPrefix(msg.Subject(), prefix)
+		if !ok {
+			return
+		}
+		d := delivery(session, topic, md.Sequence.Stream, msg.Headers(), msg.Data())
+		select {
+		case <-w.ready:
+		default:
+			d.Initial = true
+		}
+		e.sink.Deliver(d)
+		if md.NumPending == 0 {
+			e.ready(w, nil)
+		}
+	})
+	if err != nil {
+		e.ready(w, fmt.Errorf("natsengine: consume: %w", err))
+		return
+	}
+	e.mu.Lock()
+	w.cc = cc
+	stop := w.refs == 0 || e.closed // all gone while it started
+	e.mu.Unlock()
+	if stop {
+		cc.Stop()
+	}
+	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
+		e.ready(w, nil) // nothing stored for the session
+	}
+}
+
+func (e *Engine) ready(w *watch, err error) {
+	w.once.Do(func() {
+		w.err = err
+		close(w.ready)
+	})
+}
+
+// delivery builds a message from what the stream stored.
+func delivery(session, topic string, seq uint64, h nats.Header, data []byte) *hub.Delivery {
+	return &hub.Delivery{
+		Msg: protocol.Message{
+			Topic:         topic,
+			Payload:       data,
+			PublisherName: h.Get(hdrPublisher),
+			Timestamp:     h.Get(hdrTime),
+			SessionID:     session,
+			Seq:           seq,
+		},
+		Origin: h.Get(hdrOrigin),
+		From:   h.Get(hdrFrom),
+	}
+}
+
+// Unwatch implements hub.Engine.
+func (e *Engine) Unwatch(session string) {
+	e.mu.Lock()
+	w := e.watches[session]
+	if w == nil {
+		e.mu.Unlock()
+		return
+	}
+	w.refs--
+	var cc jetstream.ConsumeContext
+	if w.refs <= 0 {
+		delete(e.watches, session)
+		cc = w.cc
+	}
+	e.mu.Unlock()
+	if cc != nil {
+		cc.Stop()
+	}
+}
+
+// Publish implements hub.Engine.
+func (e *Engine) Publish(m *protocol.Message, origin, from, msgID string, ifSeq *uint64, done func(uint64, bool, error)) {
+	msg := &nats.Msg{
+		Subject: e.subj.topic(m.SessionID, m.Topic),
+		Data:    m.Payload,
+		Header:  nats.Header{hdrPublisher: {m.PublisherName}, hdrTime: {m.Timestamp}},
+	}
+	if origin != "" {
+		msg.Header[hdrOrigin] = []string{origin}
+	}
+	if from != "" {
+		msg.Header[hdrFrom] = []string{from}
+	}
+	var opts []jetstream.PublishOpt
+	if msgID != "" {
+		opts = append(opts, jetstream.WithMsgID(msgID))
+	}
+	if ifSeq != nil {
+		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(*ifSeq))
+	}
+	fut, err := e.js.PublishMsgAsync(msg, opts...)
+	if err != nil {
+		go done(0, false, err)
+		return
+	}
+	go func() {
+		select {
+		case a := <-fut.Ok():
+			done(a.Sequence, a.Duplicate, nil)
+		case err := <-fut.Err():
+			done(0, false, publishErr(err))
+		}
+	}()
+}
+
+// publishErr maps JetStream's wrong-last-sequence error to conflict.
+func publishErr(err error) error {
+	var apiErr *jetstream.APIError
+	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+		cur := ""
+		if _, after, ok := strings.Cut(apiErr.Description, "wrong last sequence: "); ok {
+			cur = " " + after
+		}
+		return &protocol.Error{Code: protocol.CodeConflict, Message: "if_seq does not match the current seq" + cur}
+	}
+	return err
+}
+
+// Replay implements hub.Engine.
+func (e *Engine) Replay(ctx context.Context, session, topic string, after, upTo uint64) ([]hub.Delivery, bool, error) {
+	subject := e.subj.topic(session, topic)
+	if after > 0 {
+		m, err := e.stream.GetMsg(ctx, after)
+		if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && m.Subject != subject {
+			return nil, false, nil
+		}
+		if err != nil {
+			return nil, false, err
+		}
+	}
+	var out []hub.Delivery
+	for seq := after + 1; seq <= upTo; {
+		m, err := e.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		if errors.Is(err, jetstream.ErrMsgNotFound) {
+			break
+		}
+		if err != nil {
+			return nil, false, err
+		}
+		if m.Sequence > upTo {
+			break
+		}
+		out = append(out, *delivery(session, topic, m.Sequence, m.Header, m.Data))
+		seq = m.Sequence + 1
+	}
+	return out, true, nil
+}
+
+// Close stops every consumer, the connection and the embedded node.
+func (e *Engine) Close() {
+	e.mu.Lock()
+	e.closed = true
+	var ccs []jetstream.ConsumeContext
+	for s, w := range e.watches {
+		if w.cc != nil {
+			ccs = append(ccs, w.cc)
+		}
+		delete(e.watches, s)
+	}
+	e.mu.Unlock()
+	for _, cc := range ccs {
+		cc.Stop()
+	}
+	if e.nc != nil {
+		e.nc.Close()
+	}
+	if e.ns != nil {
+		e.ns.Shutdown()
+		e.ns.WaitForShutdown()
+	}
+	if e.tmp != "" {
+		os.RemoveAll(e.tmp)
+	}
+}
