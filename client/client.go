@@ -22,7 +22,7 @@ import (
 // written.
 type Client struct {
 	opts Options
-	url  string
+	urls []string // the servers, normalized (failover.go); never empty
 	log  Logger
 
 	ctx    context.Context // the client's lifetime: cancelled when it closes
@@ -38,6 +38,7 @@ type Client struct {
 	mu        sync.Mutex
 	state     State
 	cn        *conn // the current connection; nil between connections
+	cur       int   // index in urls of the current or last connection
 	closed    bool
 	err       error // why the client closed; nil after Close
 	clientID  string
@@ -88,6 +89,12 @@ type call struct {
 // refused hello, a *CloseError when it closed the connection. ctx bounds
 // Dial only; Options.ConnectTimeout bounds each attempt.
 //
+// With Options.URLs the client has several servers, url first (url may
+// then be empty): Dial tries each once, in order, and returns the first
+// connection that succeeds, or the error of every URL tried; later
+// reconnects fail over among them (see "Failover" in the package
+// documentation). Every URL is validated before anything is dialled.
+//
 // With Options.E2E, Dial also joins the session's end-to-end parameters
 // before it returns (creating them when the session has none), within
 // ConnectTimeout more: a wrong passphrase or secret fails with an error
@@ -97,13 +104,13 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	if err != nil {
 		return nil, wrap("dial", err)
 	}
-	u, err := normalizeURL(rawURL)
+	urls, err := serverURLs(rawURL, o.URLs)
 	if err != nil {
 		return nil, wrap("dial", err)
 	}
 	c := &Client{
 		opts:     o,
-		url:      u,
+		urls:     urls,
 		log:      o.Logger,
 		done:     make(chan struct{}),
 		maxFrame: protocol.DefaultMaxFrameBytes,
@@ -123,16 +130,17 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 	c.disp.start()
 	c.disp.pushState(StateConnecting)
 
-	cn, w, rest, err := c.connect(ctx)
+	cn, w, rest, idx, err := c.dialFirst(ctx) // failover.go
 	if err != nil {
 		c.mu.Lock()
 		c.terminateLocked(err)
 		c.mu.Unlock()
 		c.finish()
 		c.disp.wait()
-		return nil, wrap("dial "+u, err)
+		return nil, err
 	}
 	c.mu.Lock()
+	c.cur = idx
 	c.installLocked(cn, w)
 	c.mu.Unlock()
 	c.wg.Add(1)
@@ -143,7 +151,7 @@ func Dial(ctx context.Context, rawURL string, opts Options) (*Client, error) {
 		cancel()
 		if err != nil {
 			c.Close()
-			return nil, wrap("dial "+u, err)
+			return nil, wrap("dial "+c.urls[idx], err)
 		}
 	}
 	return c, nil
@@ -264,17 +272,17 @@ func (c *Client) newID() string {
 	return strconv.FormatUint(c.nextID.Add(1), 36)
 }
 
-// connect dials, sends hello and waits for welcome. It returns the objects
-// that followed welcome in its frame, to be handled once the connection is
-// installed.
-func (c *Client) connect(ctx context.Context) (*conn, *protocol.Frame, []byte, error) {
+// connect dials url, sends hello and waits for welcome. It returns the
+// objects that followed welcome in its frame, to be handled once the
+// connection is installed.
+func (c *Client) connect(ctx context.Context, url string) (*conn, *protocol.Frame, []byte, error) {
 	ctx, cancel := context.WithTimeout(ctx, c.opts.ConnectTimeout)
 	defer cancel()
 	token, err := c.token(ctx) // auth.go: Token, or a fresh one from TokenFunc
 	if err != nil {
 		return nil, nil, nil, err
 	}
-	tr, err := dialTransport(ctx, c.url, &c.opts)
+	tr, err := dialTransport(ctx, url, &c.opts)
 	if err != nil {
 		return nil, nil, nil, err
 	}
@@ -408,32 +416,49 @@ func (c *Client) run(cn *conn, rest []byte) {
 	}
 }
 
-// reconnect dials with backoff until it succeeds, the client closes, the
-// server refuses for good, or MaxReconnectAttempts is reached. The new
+// reconnect dials with backoff until it succeeds, the client closes, a
+// server refuses for good, or MaxReconnectAttempts rounds have failed. It
+// goes round the URLs from the one after the lost connection's (attempt in
+// failover.go); with one URL, a round is one attempt. long adds the
+// rate-limit backoff before the next round: after a 4429 close, or when an
+// attempt of the round that failed was refused with 429. The new
 // connection is installed when it returns one.
 func (c *Client) reconnect(long bool) (*conn, []byte, error) {
+	c.mu.Lock()
+	last := c.cur
+	c.mu.Unlock()
+	n := len(c.urls)
 	var lastErr error
-	for attempt := 0; ; attempt++ {
-		if m := c.opts.MaxReconnectAttempts; m > 0 && attempt >= m {
-			return nil, nil, fmt.Errorf("%w after %d attempts: %w", ErrReconnectFailed, attempt, lastErr)
+	for k := 0; ; k++ {
+		if m := c.opts.MaxReconnectAttempts; m > 0 && k >= m*n {
+			return nil, nil, fmt.Errorf("%w after %d attempts: %w", ErrReconnectFailed, k, lastErr)
 		}
-		d := c.opts.backoff(attempt, long)
-		timer := time.NewTimer(d)
-		select {
-		case <-c.ctx.Done():
-			timer.Stop()
+		idx, d := c.attempt(last, k, long)
+		if k%n == 0 {
+			long = false // the next round's: set again by a 429 in this one
+		}
+		if d > 0 {
+			timer := time.NewTimer(d)
+			select {
+			case <-c.ctx.Done():
+				timer.Stop()
+				return nil, nil, nil
+			case <-timer.C:
+			}
+		}
+		if c.ctx.Err() != nil {
 			return nil, nil, nil
-		case <-timer.C:
 		}
-		cn, w, rest, err := c.connect(c.ctx)
+		url := c.urls[idx]
+		cn, w, rest, err := c.connect(c.ctx, url)
 		if err != nil {
 			if c.ctx.Err() != nil {
 				return nil, nil, nil
 			}
 			lastErr = err
-			var retry bool
-			retry, long = reconnectPolicy(err)
-			c.log.Debug("switchboard: reconnect attempt failed", "attempt", attempt+1, "err", err)
+			retry, l := reconnectPolicy(err)
+			long = long || l
+			c.log.Debug("switchboard: reconnect attempt failed", "attempt", k+1, "url", url, "err", err)
 			if !retry {
 				return nil, nil, err
 			}
@@ -445,9 +470,10 @@ func (c *Client) reconnect(long bool) (*conn, []byte, error) {
 			_ = cn.tr.Close(int(protocol.CloseNormal), "")
 			return nil, nil, nil
 		}
+		c.cur = idx
 		c.installLocked(cn, w)
 		c.mu.Unlock()
-		c.log.Info("switchboard: reconnected", "client_id", w.ClientID, "attempts", attempt+1)
+		c.log.Info("switchboard: reconnected", "client_id", w.ClientID, "url", url, "attempts", k+1)
 		return cn, rest, nil
 	}
 }

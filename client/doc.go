@@ -66,7 +66,8 @@
 // waits a random time in [0, min(MaxBackoff, MinBackoff·2ⁿ)] (full jitter;
 // defaults 100ms and 10s); after 4429 or HTTP 429 it waits RateLimitBackoff
 // (30s) more. MaxReconnectAttempts (default unlimited) bounds the
-// consecutive failures.
+// consecutive failures. With several server URLs (Options.URLs), attempts
+// go round them and n counts rounds: see Failover.
 //
 // OnState sees StateConnecting, StateConnected, then StateReconnecting and
 // StateConnected for each outage, and StateClosed once. On each new
@@ -93,6 +94,55 @@
 // request could be answered twice. Subscribe keeps waiting and completes
 // on the next connection. docs/delivery.md states these guarantees
 // precisely.
+//
+// # Failover
+//
+// Options.URLs gives the client more servers of the same deployment (the
+// nodes of a cluster); its server list is Dial's url, when not empty,
+// followed by URLs, each validated at Dial (a bad one fails Dial with
+// ErrInvalidURL before anything is dialled), normalized, duplicates
+// dropped:
+//
+//	c, err := client.Dial(ctx, "", client.Options{Name: "svc",
+//		URLs: []string{"wss://a.example.com/ws", "wss://b.example.com/ws"}})
+//
+// Dial tries the URLs once each, in the order given, without waiting in
+// between, and keeps the first that connects. A failure moves on to the
+// next URL, except a refusal that would also stop a reconnect (hello
+// refused with unauthorized, forbidden or bad_request, HTTP 401 or 403, a
+// terminal close code), which fails Dial at once: the nodes share their
+// configuration. When every URL fails, the error lists each URL with its
+// error, and errors.Is and errors.As see all of them. The order is the
+// caller's: a client always starts with the first URL, so shuffle the list
+// (rand.Shuffle) to spread clients over the nodes.
+//
+// A lost connection is replaced by going round the list from the URL after
+// the lost one: with URLs a, b, c and the connection to a lost, attempts go
+// to b, c, a, b, c, a, … Attempts come in rounds of one per URL. Before
+// round r (0 for the first after the loss) the client waits the backoff of
+// attempt r above, a random time in [0, min(MaxBackoff, MinBackoff·2ʳ)];
+// within a round, a failed attempt is followed at once by the next URL. So
+// a dead node costs one refused dial, not a backoff, while a whole cluster
+// down backs off exponentially, per round. RateLimitBackoff is added
+// before the next round when the lost connection was closed with 4429 or
+// an attempt of the round that failed was refused with 429.
+// MaxReconnectAttempts counts rounds. With a single URL a round is one
+// attempt, which is the behaviour described above.
+//
+// Client.URL tells the URL of the current connection (the last one between
+// connections); read it in OnState(StateConnected) to see where the client
+// went. Everything else is as after any reconnect: a new ClientID, every
+// subscription made again before anything buffered, unacknowledged
+// publishes sent again with their ids, buffered calls sent, a fresh token
+// from TokenFunc. Two differences follow from the servers being others:
+// independent nodes number their topics separately (their own epochs), so
+// a resubscribe with since is answered recovered:false and the gap is
+// reported as a *RecoveryError, as after a server restart without storage;
+// and publishes are de-duplicated by the server that receives them, so a
+// publish that reached the lost node, whose ack was lost with it, and that
+// is sent again to another node is stored exactly once only when the nodes
+// share their de-duplication state; between independent nodes it may be
+// stored twice (at least once).
 //
 // # Presence
 //

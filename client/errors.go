@@ -44,9 +44,10 @@ var (
 	// twice its heartbeat interval; the client dropped the connection.
 	ErrHeartbeatTimeout = errors.New("client: heartbeat timeout")
 	// ErrReconnectFailed: Options.MaxReconnectAttempts consecutive attempts
-	// failed; the client is closed.
+	// (rounds over the URLs, with several) failed; the client is closed.
 	ErrReconnectFailed = errors.New("client: reconnect attempts exhausted")
-	// ErrInvalidURL: the URL is not ws://, wss://, http:// or https://.
+	// ErrInvalidURL: the URL is not ws://, wss://, http:// or https://,
+	// or there is no URL at all.
 	ErrInvalidURL = errors.New("client: invalid URL")
 )
 

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log"
+	"math/rand/v2"
 	"time"
 
 	"github.com/switchboardhq/switchboard/client"
@@ -61,6 +62,21 @@ func ExampleDial() {
 	defer c.Close()
 	<-c.Done() // until Close or a terminal close by the server
 	log.Println("stopped:", c.Err())
+}
+
+// Several nodes of one deployment: Dial tries them in order, and a lost
+// connection fails over to the next, with backoff per round over the list.
+// Shuffle the list to spread clients over the nodes.
+func ExampleDial_failover() {
+	ctx := context.Background()
+	nodes := []string{"wss://a.switchboard.example.com/ws", "wss://b.switchboard.example.com/ws"}
+	rand.Shuffle(len(nodes), func(i, j int) { nodes[i], nodes[j] = nodes[j], nodes[i] })
+	c, err := client.Dial(ctx, "", client.Options{Name: "billing", URLs: nodes})
+	if err != nil {
+		log.Fatal(err) // every URL failed; the error lists each
+	}
+	defer c.Close()
+	fmt.Println("connected to", c.URL()) // after a failover, another node
 }
 
 // A service answers requests; a caller waits for the first answer.

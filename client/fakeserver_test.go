@@ -34,6 +34,7 @@ type fakeServer struct {
 	seqs         map[string]uint64 // session + " " + topic
 	requests     map[string]*fakeRequest
 	dials        int
+	dialedAt     []time.Time // when each dial arrived
 	hellos       []protocol.Frame
 	subscribes   []protocol.Frame
 	publishes    []protocol.Frame
@@ -154,6 +155,7 @@ func (fs *fakeServer) push(id string, frame string) {
 func (fs *fakeServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	fs.mu.Lock()
 	fs.dials++
+	fs.dialedAt = append(fs.dialedAt, time.Now())
 	down := fs.down
 	fs.mu.Unlock()
 	if down {

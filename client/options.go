@@ -19,6 +19,14 @@ type Options struct {
 	// SessionID is the isolation scope the client joins. Default
 	// "session-" + Name.
 	SessionID string
+	// URLs are more servers of the same deployment (the nodes of a
+	// cluster) for failover: the client's servers are Dial's url, when not
+	// empty, followed by URLs, each validated and normalized like Dial's
+	// url, duplicates dropped. Dial tries them in order; a lost connection
+	// is replaced by one to the next URL in rotation (see "Failover" in the
+	// package documentation; shuffle the list to spread clients). Default
+	// none: Dial's url only.
+	URLs []string
 	// Token is sent in hello for servers that require authentication.
 	// Default none.
 	Token string
@@ -78,6 +86,7 @@ type Options struct {
 	// DisableJitter turns off the full jitter that spreads reconnecting
 	// clients: attempt n waits a random time in [0, min(MaxBackoff,
 	// MinBackoff·2ⁿ)] by default, exactly that bound with DisableJitter.
+	// (With several URLs, n counts rounds over the URLs.)
 	DisableJitter bool
 	// RateLimitBackoff is added to the backoff after the server closed the
 	// connection with 4429 (persistent rate limiting) or refused it with
@@ -85,7 +94,8 @@ type Options struct {
 	RateLimitBackoff time.Duration
 	// MaxReconnectAttempts is the number of consecutive failed attempts
 	// after which the client gives up and closes with ErrReconnectFailed.
-	// Default 0: try forever.
+	// With several URLs it counts rounds, each of which tries every URL
+	// once. Default 0: try forever.
 	MaxReconnectAttempts int
 
 	// Outage decides what publishing does while the client is between

@@ -114,10 +114,29 @@ export interface Switchboard {
   ): Promise<Client>;
 }
 
-/** Options of {@link Switchboard.connect}. Zero values mean the default. */
+/**
+ * Options of {@link Switchboard.connect}. Zero values mean the default.
+ * `url`, `urls` or both must be given.
+ */
 export interface ConnectOptions {
   /** WebSocket URL of the server's endpoint, e.g. `wss://sb.example.com/ws`. */
-  url: string;
+  url?: string;
+  /**
+   * More servers of the same deployment (the nodes of a cluster), for
+   * failover: the client's servers are `url`, when given, followed by
+   * `urls`, each validated (a bad one rejects `connect` with
+   * `'bad_request'`), duplicates dropped. `connect` tries them once each, in
+   * order, and resolves with the first that connects (shuffle the list to
+   * spread clients over the nodes). After a drop, the client reconnects to
+   * the next URL in rotation: rounds of one attempt per URL, starting after
+   * the lost one, with the backoff before each round, growing per round,
+   * none between the URLs of a round. Subscriptions, recovery and unacked
+   * publishes carry over as after any reconnect; a node that numbers its
+   * topics separately answers a resubscribe with `onGap` (reason
+   * `'epoch_changed'`). {@link Client.url} tells where the client is.
+   * Default: `url` only.
+   */
+  urls?: string[];
   /** Client name, 1–64 characters from `A-Z a-z 0-9 _ . - @ :`; stamped as `publisherName`. */
   name: string;
   /** Session to join (fixed for the life of the client). Default `` `session-${name}` ``. */
@@ -356,6 +375,12 @@ export interface Subscription {
 export interface Client {
   /** The id the server assigned (`welcome.client_id`); changes after a reconnect. */
   readonly clientId: string;
+  /**
+   * The URL of the current connection (the last one between connections),
+   * normalized (`ws://` or `wss://`, with its path); with
+   * {@link ConnectOptions.urls} it changes on a failover.
+   */
+  readonly url: string;
   readonly name: string;
   readonly sessionId: string;
   /** True when payloads are end-to-end encrypted (a passphrase or secret was given). */

@@ -71,6 +71,7 @@ func goPromise(work func() (any, error)) any {
 // connectOptions are the parsed ConnectOptions.
 type connectOptions struct {
 	url              string
+	urls             []string // more servers, for failover (client.Options.URLs)
 	opts             client.Options
 	e2e              e2eConfig
 	onState, onError safejs.Value
@@ -84,7 +85,7 @@ func parseConnectOptions(v safejs.Value) (*connectOptions, error) {
 		return nil, &codeError{code: codeBadRequest, msg: "switchboard: connect takes an options object {url, name, …}"}
 	}
 	r := optReader{obj: v, where: "options"}
-	co := &connectOptions{url: r.str("url")}
+	co := &connectOptions{url: r.str("url"), urls: r.strs("urls")}
 	co.opts.Name = r.str("name")
 	co.opts.SessionID = r.str("sessionId")
 	co.opts.Token = r.str("token")
@@ -140,8 +141,8 @@ func tokenFunc(provider safejs.Value) func(context.Context) (string, error) {
 // connect(options): Promise<Client>.
 func apiConnect(_ safejs.Value, args []safejs.Value) any {
 	co, err := parseConnectOptions(arg(args, 0))
-	if err == nil && co.url == "" {
-		err = &codeError{code: codeBadRequest, msg: "switchboard: options.url is required"}
+	if err == nil && co.url == "" && len(co.urls) == 0 {
+		err = &codeError{code: codeBadRequest, msg: "switchboard: options.url or options.urls is required"}
 	}
 	if err != nil {
 		return rejected(err)

@@ -339,3 +339,37 @@ func TestTokenProvider(t *testing.T) {
 	awaitCode(t, call(t, api, "connect", obj(t, "url", url, "name", "tp3", "tokenProvider", bad)), "bad_request")
 	awaitCode(t, call(t, api, "connect", obj(t, "url", url, "name", "tp4", "tokenProvider", "not a function")), "bad_request")
 }
+
+// TestConnectURLs: with urls whose first entry is dead (nothing listens on
+// port 1), connect goes on to the live server, and client.url says so.
+// Node 20 reports a refused WebSocket only by the connect timeout, hence
+// the short one.
+func TestConnectURLs(t *testing.T) {
+	url := testServerURL(t)
+	api := testAPI(t)
+	const dead = "ws://127.0.0.1:1/ws"
+	urls, err := newArray(dead, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := mustAwait(t, call(t, api, "connect", obj(t, "urls", urls, "name", "roamer", "sessionId", uniqueSession("urls"),
+		"connectTimeoutMs", 1000)))
+	if got := str(prop(c, "url")); got != url {
+		t.Errorf("url = %q, want the live %q", got, url)
+	}
+	msgs := newRecorder(t)
+	mustAwait(t, call(t, c, "subscribe", "here", msgs.fn))
+	mustAwait(t, call(t, c, "publish", "here", 1))
+	if got := jsonOf(t, prop(msgs.next(t), "payload")); got != "1" {
+		t.Errorf("payload %s", got)
+	}
+	mustAwait(t, call(t, c, "close"))
+	if got := str(prop(c, "url")); got != url {
+		t.Errorf("url after close = %q, want its last value %q", got, url)
+	}
+}
+
+// newArray returns a JavaScript array of the values.
+func newArray(vs ...any) (safejs.Value, error) {
+	return g.Array.Call("of", vs...)
+}

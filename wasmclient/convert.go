@@ -15,7 +15,7 @@ import (
 
 // jsGlobals are the JavaScript globals the package uses, looked up once.
 type jsGlobals struct {
-	Object, Promise, JSON, Error, String, Date, console safejs.Value
+	Object, Array, Promise, JSON, Error, String, Date, console safejs.Value
 
 	// afterClose and afterDone replace a client's methods once their Funcs
 	// are released, so that a call after close gets a rejected ('closed') or
@@ -43,7 +43,7 @@ func (j *jsGlobals) init() error {
 		name string
 		dst  *safejs.Value
 	}{
-		{"Object", &j.Object}, {"Promise", &j.Promise}, {"JSON", &j.JSON},
+		{"Object", &j.Object}, {"Array", &j.Array}, {"Promise", &j.Promise}, {"JSON", &j.JSON},
 		{"Error", &j.Error}, {"String", &j.String}, {"Date", &j.Date}, {"console", &j.console},
 	} {
 		v, err := global.Get(x.name)

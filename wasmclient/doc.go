@@ -31,9 +31,12 @@
 //
 // The object passed to the loader is {version, connect(options),
 // createClient(name, url, options, publishAction, sessionId)}; a Client is
-// {clientId, name, sessionId, encrypted, subscribe, publish, request,
+// {clientId, url, name, sessionId, encrypted, subscribe, publish, request,
 // onRequest, send, presence, onDefault, ping, close}, and a Subscription
-// {pattern, position, unsubscribe}, as in switchboard.d.ts.
+// {pattern, position, unsubscribe}, as in switchboard.d.ts. The options'
+// urls (more servers, after url) are client.Options.URLs: connect tries
+// them in order and reconnects fail over among them; Client.url, a getter
+// like clientId, is the URL of the current connection.
 // Payloads go through the page's own JSON.stringify and JSON.parse, so
 // they are exactly what JSON would make of them (undefined becomes null,
 // toJSON is honoured, a BigInt is a bad_request). Every method that waits

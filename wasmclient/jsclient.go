@@ -93,6 +93,7 @@ func dial(co *connectOptions) (*jsClient, error) {
 	if err := applyE2E(&o, co.e2e); err != nil {
 		return nil, err
 	}
+	o.URLs = co.urls
 	c, err := client.Dial(context.Background(), co.url, o)
 	if err != nil {
 		return nil, err
@@ -108,8 +109,9 @@ func dial(co *connectOptions) (*jsClient, error) {
 	return jc, nil
 }
 
-// build creates the Client object: clientId (a getter: it changes on every
-// reconnect), name, sessionId, encrypted, and the methods.
+// build creates the Client object: clientId and url (getters: they change
+// on every reconnect, url on a failover), name, sessionId, encrypted, and
+// the methods.
 func (jc *jsClient) build() error {
 	obj, err := newObject()
 	if err != nil {
@@ -118,6 +120,9 @@ func (jc *jsClient) build() error {
 	jc.obj = obj
 	c := jc.c
 	if _, err := jc.funcs.getter(obj, "clientId", func() any { return c.ClientID() }); err != nil {
+		return err
+	}
+	if _, err := jc.funcs.getter(obj, "url", func() any { return c.URL() }); err != nil {
 		return err
 	}
 	if err := setAll(obj, "name", c.Name(), "sessionId", c.SessionID(), "encrypted", clientEncrypted(c)); err != nil {
@@ -614,6 +619,35 @@ func (r *optReader) str(key string) string {
 	}
 	s, _ := v.String()
 	return s
+}
+
+// strs reads an array of strings (nil when absent).
+func (r *optReader) strs(key string) []string {
+	v := r.get(key)
+	if v.IsUndefined() {
+		return nil
+	}
+	isArray, err := g.Array.Call("isArray", v)
+	if ok, _ := isArray.Bool(); err != nil || !ok {
+		r.fail(key, "an array of strings")
+		return nil
+	}
+	n, err := v.Length()
+	if err != nil {
+		r.err = err
+		return nil
+	}
+	out := make([]string, 0, n)
+	for i := range n {
+		e, err := v.Index(i)
+		if err != nil || e.Type() != safejs.TypeString {
+			r.fail(key, "an array of strings")
+			return nil
+		}
+		s, _ := e.String()
+		out = append(out, s)
+	}
+	return out
 }
 
 func (r *optReader) boolean(key string) (b, set bool) {

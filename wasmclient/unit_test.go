@@ -345,6 +345,10 @@ func TestAPIArguments(t *testing.T) {
 		{"signed without a key", []any{obj(t, "url", "ws://127.0.0.1:1/ws", "name", "a", "signed", true)}},
 		{"invalid name", []any{obj(t, "url", "ws://127.0.0.1:1/ws", "name", "no spaces")}},
 		{"invalid url", []any{obj(t, "url", "ftp://x", "name", "a")}},
+		{"empty urls", []any{obj(t, "urls", jsEval(t, `[]`), "name", "a")}},
+		{"urls not an array", []any{obj(t, "urls", "ws://127.0.0.1:1/ws", "name", "a")}},
+		{"urls with a number", []any{obj(t, "urls", jsEval(t, `["ws://127.0.0.1:1/ws", 5]`), "name", "a")}},
+		{"invalid url in urls", []any{obj(t, "url", "ws://127.0.0.1:1/ws", "urls", jsEval(t, `["ftp://x"]`), "name", "a")}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			awaitCode(t, call(t, api, "connect", tc.args...), "bad_request")

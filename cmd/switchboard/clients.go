@@ -26,7 +26,7 @@ type clientFlags struct {
 }
 
 func (cf *clientFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&cf.url, "url", "ws://localhost:8080/ws", "server WebSocket URL (ws:// or wss://)")
+	fs.StringVar(&cf.url, "url", "ws://localhost:8080/ws", "server WebSocket URL (ws:// or wss://); several, comma-separated (nodes of one cluster), are tried in order until one connects")
 	fs.StringVar(&cf.name, "name", "", "client name (default cli-<pid>)")
 	fs.StringVar(&cf.session, "session", "", "session id (default session-<name>)")
 	fs.StringVar(&cf.token, "token", "", "authentication token, when the server requires one")
@@ -37,8 +37,20 @@ func (cf *clientFlags) register(fs *flag.FlagSet) {
 	fs.DurationVar(&cf.timeout, "timeout", 10*time.Second, "how long to wait for the server (connect, acknowledgements)")
 }
 
-// dial connects with the shared flags. The CLI does not reconnect: a lost
-// connection is an error the user sees.
+// urls splits --url on commas: the client tries them in order.
+func (cf *clientFlags) urls() []string {
+	var urls []string
+	for _, u := range strings.Split(cf.url, ",") {
+		if u = strings.TrimSpace(u); u != "" {
+			urls = append(urls, u)
+		}
+	}
+	return urls
+}
+
+// dial connects with the shared flags, to the first of the --url list that
+// accepts. The CLI does not reconnect: a lost connection is an error the
+// user sees.
 func (cf *clientFlags) dial(ctx context.Context, e env, opts client.Options) (*client.Client, error) {
 	if cf.name == "" {
 		cf.name = "cli-" + strconv.Itoa(os.Getpid())
@@ -66,7 +78,8 @@ func (cf *clientFlags) dial(ctx context.Context, e env, opts client.Options) (*c
 	}
 	dctx, cancel := context.WithTimeout(ctx, cf.timeout)
 	defer cancel()
-	c, err := client.Dial(dctx, cf.url, opts)
+	opts.URLs = cf.urls()
+	c, err := client.Dial(dctx, "", opts)
 	if err != nil {
 		return nil, fmt.Errorf("connect to %s: %w", cf.url, err)
 	}
