@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/switchboardhq/switchboard/protocol"
 )
@@ -226,4 +227,59 @@ func TestClusterCompareAndSetAndDedupAcrossNodes(t *testing.T) {
 	if !dup.Duplicate || dup.SeqValue() != orig.SeqValue() {
 		t.Fatalf("retry: %s after %s", js(dup), js(orig))
 	}
+}
+
+func TestClusterRequestReplyAndSendAcrossNodes(t *testing.T) {
+	nodes := newCluster(t, 3, 1)
+	requester := nodes[0].connect(t, "requester", "s")
+	responder := nodes[1].connect(t, "responder", "s")
+	responder.subscribe("svc.>")
+	stranger := nodes[1].connect(t, "stranger", "other")
+
+	// A subscription reaches the other nodes through NATS's interest
+	// propagation, within moments: until then a request meets no_responders.
+	var msg protocol.Frame
+	waitFor(t, "the responder's interest to reach node 0", func() bool {
+		requester.send(`{"type":"request","id":"q1","topic":"svc.echo","payload":"ping","timeout_ms":5000}`)
+		f, err := responder.tryRead(200 * time.Millisecond)
+		if err != nil {
+			requester.expectError(protocol.CodeNoResponders, "q1")
+			return false
+		}
+		msg = f
+		return true
+	})
+	if msg.Type != "message" || msg.ReplyTo == "" || string(msg.Payload) != `"ping"` || msg.SessionID != "s" {
+		t.Fatalf("request as delivered: %s", js(msg))
+	}
+	// Another session's client cannot answer it, even on the same node.
+	stranger.send(fmt.Sprintf(`{"type":"reply","id":"x","reply_to":%q,"payload":"evil"}`, msg.ReplyTo))
+	stranger.expectError(protocol.CodeNotFound, "x")
+	responder.send(fmt.Sprintf(`{"type":"reply","id":"a1","reply_to":%q,"payload":"pong"}`, msg.ReplyTo))
+	responder.expect("ack")
+	resp := requester.expect("response")
+	if resp.ID != "q1" || string(resp.Payload) != `"pong"` || resp.PublisherName != "responder" {
+		t.Fatalf("response: %s", js(resp))
+	}
+	// Nobody subscribed anywhere: no_responders.
+	requester.send(`{"type":"request","id":"q2","topic":"nobody.here","payload":1}`)
+	requester.expectError(protocol.CodeNoResponders, "q2")
+
+	// send by client id reaches a client on another node, and nobody else.
+	target := nodes[2].connect(t, "target", "s")
+	requester.send(fmt.Sprintf(`{"type":"send","id":"d1","to":%q,"topic":"direct","payload":"hi"}`, target.id))
+	requester.expect("ack")
+	got := target.expect("message")
+	if got.From != requester.id || string(got.Payload) != `"hi"` || got.SessionID != "s" {
+		t.Fatalf("send: %s", js(got))
+	}
+	// A client of another session is not found, wherever it is connected.
+	requester.send(fmt.Sprintf(`{"type":"send","id":"d2","to":%q,"topic":"direct","payload":"hi"}`, stranger.id))
+	requester.expectError(protocol.CodeNotFound, "d2")
+	requester.send(`{"type":"send","id":"d3","to":"c_nosuchclient","topic":"direct","payload":"hi"}`)
+	requester.expectError(protocol.CodeNotFound, "d3")
+	requester.send(`{"type":"send","id":"d4","to":"c_x.*","topic":"direct","payload":"hi"}`)
+	requester.expectError(protocol.CodeNotFound, "d4")
+	stranger.expectNothing()
+	target.expectNothing()
 }

@@ -49,11 +49,42 @@ type Engine interface {
 	// upTo, in order. ok is false when the message with seq after is no
 	// longer stored (some that followed it may be gone too).
 	Replay(ctx context.Context, session, topic string, after, upTo uint64) (msgs []Delivery, ok bool, err error)
+
+	// Interest tells the engine that this node's clients subscribe (on)
+	// or no longer subscribe (off) to pattern in session: requests to
+	// matching topics published on other nodes reach Sink.DeliverRequest
+	// here while it is on. Called with the session's lock held: it must
+	// not block or call the hub.
+	Interest(session, pattern string, on bool)
+	// ForwardRequest carries an encoded request message b (with replyTo)
+	// to the other nodes with interest in topic, each of which delivers it
+	// once to its subscribers. With wait it reports whether one of them
+	// did (false when none has interest, or none answers within a short
+	// time); without wait it returns true at once. timeout is the
+	// request's, for the replying node's bookkeeping.
+	ForwardRequest(session, topic, replyTo string, b []byte, timeout time.Duration, wait bool) bool
+	// ForwardReply carries a reply to a forwarded request back to node,
+	// the one the request came from (Sink.DeliverReply there).
+	ForwardReply(node, session, replyTo string, payload []byte, name, ts string)
+	// Member tells the engine that client clientID of session is
+	// connected here (on) or gone (off), for ForwardSend.
+	Member(session, clientID string, on bool)
+	// ForwardSend delivers b to client to of session on the node it is
+	// connected to (Sink.DeliverSend there) and reports whether one had it.
+	ForwardSend(session, to string, b []byte) bool
 }
 
 // Sink receives an engine's deliveries: the Hub implements it.
 type Sink interface {
 	Deliver(d *Delivery)
+	// DeliverRequest queues a request forwarded by node origin to this
+	// node's subscribers of topic in session and returns how many got it.
+	DeliverRequest(session, topic, replyTo, origin string, b []byte, timeout time.Duration) int
+	// DeliverReply answers this node's pending request replyTo.
+	DeliverReply(session, replyTo string, payload []byte, name, ts string)
+	// DeliverSend queues b to client to of session; false when it is not
+	// connected here.
+	DeliverSend(session, to string, b []byte) bool
 }
 
 // Delivery is one stored message as an engine hands it to the hub.

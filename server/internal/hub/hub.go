@@ -275,6 +275,9 @@ func (h *Hub) Register(c *Conn, name, sessionID string, echo bool, welcome []byt
 	}
 	s := h.lockSession(sessionID, true)
 	c.name, c.session, c.echo, c.sess = name, sessionID, echo, s
+	if h.eng != nil {
+		h.eng.Member(sessionID, c.id, true)
+	}
 	s.members[c.id] = c
 	c.live.Store(true)
 	// Deliveries to c all take s.mu: none can overtake the welcome.
@@ -327,6 +330,7 @@ func (h *Hub) Unregister(c *Conn) {
 	}
 	s.mu.Unlock()
 	if h.eng != nil {
+		h.eng.Member(s.id, c.id, false)
 		h.unwatch(s)
 	}
 	h.maybeRemove(s)
@@ -413,6 +417,7 @@ func (h *Hub) Sweep(now time.Time) {
 			}
 		}
 		s.sweepDedup(ns)
+		s.sweepRemote(now)
 		s.returnReserve(0)
 		empty := s.isEmpty()
 		s.mu.Unlock()

@@ -444,7 +444,7 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 		return errTooManyReq
 	}
 	n := s.fanout(s.streams[f.Topic], f.Topic, b, c)
-	if n == 0 {
+	if n == 0 && h.eng == nil {
 		return errNoResp
 	}
 	if h.watched() {
@@ -457,6 +457,9 @@ func (h *Hub) request(c *Conn, f *protocol.Frame) *protocol.Error {
 	}
 	c.pending[replyTo] = p
 	p.timer = time.AfterFunc(timeout, func() { h.expire(s, p) })
+	if h.eng != nil {
+		return h.forwardRequest(s, c, p, f.Topic, b, timeout, n) // cluster.go
+	}
 	return nil
 }
 
@@ -507,18 +510,26 @@ func (h *Hub) reply(c *Conn, f *protocol.Frame) *protocol.Error {
 	defer s.mu.Unlock()
 	p := s.requests[f.ReplyTo]
 	if p == nil {
-		return errNoReplyTo
+		if h.eng == nil || !h.replyRemote(s, f.ReplyTo, f.Payload, c.name, ts, now) {
+			return errNoReplyTo
+		}
+	} else {
+		s.answer(p, f.Payload, c.name, ts, now)
 	}
-	p.timer.Stop()
-	s.m.observeRequest(now.Sub(p.start))
-	delete(s.requests, p.replyTo)
-	delete(p.requester.pending, p.replyTo)
-	n := 96 + len(p.id) + len(f.Payload) + len(c.name) + len(ts)
-	p.requester.Enqueue(protocol.AppendResponse(make([]byte, 0, n), p.id, f.Payload, c.name, ts))
 	if f.ID != "" {
 		ack(c, &protocol.Ack{ID: f.ID})
 	}
 	return nil
+}
+
+// answer makes a reply p's response. Called with s.mu held.
+func (s *session) answer(p *pending, payload []byte, name, ts string, now time.Time) {
+	p.timer.Stop()
+	s.m.observeRequest(now.Sub(p.start))
+	delete(s.requests, p.replyTo)
+	delete(p.requester.pending, p.replyTo)
+	n := 96 + len(p.id) + len(payload) + len(name) + len(ts)
+	p.requester.Enqueue(protocol.AppendResponse(make([]byte, 0, n), p.id, payload, name, ts))
 }
 
 // Send delivers a message (with from = c's client id, no seq) to the client
@@ -551,7 +562,20 @@ func (h *Hub) send(c *Conn, f *protocol.Frame) *protocol.Error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	to := s.members[f.To]
-	if to == nil || !to.Enqueue(b) {
+	switch {
+	case to != nil:
+		if !to.Enqueue(b) {
+			return errNoClient
+		}
+	case h.eng != nil && plainToken(f.To):
+		// Perhaps connected to another node (cluster.go).
+		s.mu.Unlock()
+		ok := h.eng.ForwardSend(s.id, f.To, b)
+		s.mu.Lock()
+		if !ok {
+			return errNoClient
+		}
+	default:
 		return errNoClient
 	}
 	if h.watched() {

@@ -23,6 +23,7 @@ type session struct {
 	wild        []*wildGroup       // wildcard subscriptions grouped by pattern
 	wildIdx     map[string]*wildGroup
 	requests    map[string]*pending // reply_to → pending request
+	remote      map[string]remoteReq // reply_to → request forwarded by another node (cluster.go)
 	fanoutStamp uint64              // de-duplicates deliveries when wildcards overlap
 	emptySince  time.Time           // when the last member left
 
@@ -137,6 +138,7 @@ func (s *session) attach(sb *sub, wildcard bool, now time.Time) {
 		s.presenceEvent(st, protocol.PresenceJoin, c)
 		sb.st, sb.idx = st, len(st.subs)
 		st.subs = append(st.subs, sb)
+		s.interest(sb, true)
 		return
 	}
 	g := s.wildIdx[sb.pattern]
@@ -147,6 +149,7 @@ func (s *session) attach(sb *sub, wildcard bool, now time.Time) {
 	}
 	sb.wg, sb.idx = g, len(g.subs)
 	g.subs = append(g.subs, sb)
+	s.interest(sb, true)
 }
 
 // detach removes sb from the session's tables. Called with s.mu held.
@@ -159,12 +162,14 @@ func (s *session) detach(sb *sub, now time.Time) {
 		}
 		st.lastUsed = now
 		s.presenceEvent(st, protocol.PresenceLeave, sb.conn)
+		s.interest(sb, false)
 		// The stream stays (Sweep drops it after StreamTTL): a subscriber
 		// that comes back recovers in the same epoch.
 		return
 	}
 	g := sb.wg
 	g.subs = removeSub(g.subs, sb)
+	s.interest(sb, false)
 	if len(g.subs) == 0 {
 		last := len(s.wild) - 1
 		s.wild[g.idx] = s.wild[last]

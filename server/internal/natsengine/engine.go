@@ -110,6 +110,12 @@ type Engine struct {
 	mu      sync.Mutex
 	watches map[string]*watch
 	closed  bool
+
+	node     string             // this node's id (cluster.go)
+	replySub *nats.Subscription // <prefix>.r.<node>
+	imu      sync.Mutex
+	interest map[string]*nats.Subscription // session "\x00" pattern → requests subscription
+	members  map[string]*nats.Subscription // client id → sends subscription
 }
 
 // watch is this node's interest in one session.
@@ -162,7 +168,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		log:     cfg.Logger,
 		name:    strings.ToUpper(strings.NewReplacer(".", "_", ":", "_", "-", "_").Replace(cfg.Prefix)),
 		subj:    newSubjects(cfg.Prefix),
-		watches: make(map[string]*watch),
+		watches:  make(map[string]*watch),
+		node:     newNodeID(),
+		interest: make(map[string]*nats.Subscription),
+		members:  make(map[string]*nats.Subscription),
 	}
 	if err := e.start(ctx); err != nil {
 		e.Close()
@@ -247,7 +256,7 @@ func (e *Engine) start(ctx context.Context) error {
 	}
 	created := e.stream.CachedInfo().Created
 	e.epoch = "js" + strconv.FormatInt(created.UnixNano(), 36)
-	return nil
+	return e.startCluster()
 }
 
 // Conn returns the engine's NATS connection (for the bridge and tests).
