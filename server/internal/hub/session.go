@@ -22,10 +22,10 @@ type session struct {
 	streams     map[string]*stream // topic → stream
 	wild        []*wildGroup       // wildcard subscriptions grouped by pattern
 	wildIdx     map[string]*wildGroup
-	requests    map[string]*pending // reply_to → pending request
+	requests    map[string]*pending  // reply_to → pending request
 	remote      map[string]remoteReq // reply_to → request forwarded by another node (cluster.go)
-	fanoutStamp uint64              // de-duplicates deliveries when wildcards overlap
-	emptySince  time.Time           // when the last member left
+	fanoutStamp uint64               // de-duplicates deliveries when wildcards overlap
+	emptySince  time.Time            // when the last member left
 
 	dedup     map[string]*dedupWindow // publisher instance → the publish ids it used recently
 	histBytes int64                   // bytes its streams' histories hold

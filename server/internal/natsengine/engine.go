@@ -164,10 +164,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	e := &Engine{
-		cfg:     cfg,
-		log:     cfg.Logger,
-		name:    strings.ToUpper(strings.NewReplacer(".", "_", ":", "_", "-", "_").Replace(cfg.Prefix)),
-		subj:    newSubjects(cfg.Prefix),
+		cfg:      cfg,
+		log:      cfg.Logger,
+		name:     strings.ToUpper(strings.NewReplacer(".", "_", ":", "_", "-", "_").Replace(cfg.Prefix)),
+		subj:     newSubjects(cfg.Prefix),
 		watches:  make(map[string]*watch),
 		node:     newNodeID(),
 		interest: make(map[string]*nats.Subscription),
