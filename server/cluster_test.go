@@ -283,3 +283,92 @@ func TestClusterRequestReplyAndSendAcrossNodes(t *testing.T) {
 	stranger.expectNothing()
 	target.expectNothing()
 }
+
+func TestClusterAdminAPIAndPresenceSeeEveryNode(t *testing.T) {
+	nodes := newCluster(t, 3, 1)
+	a := nodes[0].connect(t, "alice", "s")
+	b := nodes[1].connect(t, "bob", "s")
+	c := nodes[2].connect(t, "carol", "s")
+	o := nodes[2].connect(t, "oscar", "other")
+	b.subscribe("room")
+	c.subscribe("room")
+
+	waitFor(t, "every node to know the three", func() bool {
+		_, out := nodes[0].api(t, "GET", "/api/v1/cluster", testToken, "")
+		ns, _ := out["nodes"].([]any)
+		return out["mode"] == "cluster" && len(ns) == 3
+	})
+	// Clients of every node, each with its node.
+	_, out := nodes[1].api(t, "GET", "/api/v1/clients", testToken, "")
+	cs, _ := out["clients"].([]any)
+	nodeOf := map[string]string{}
+	for _, x := range cs {
+		m := x.(map[string]any)
+		nodeOf[m["name"].(string)], _ = m["node"].(string)
+	}
+	if len(cs) != 4 || nodeOf["alice"] == "" || nodeOf["alice"] == nodeOf["bob"] || nodeOf["bob"] == nodeOf["carol"] {
+		t.Fatalf("clients: %v", out)
+	}
+	_, out = nodes[0].api(t, "GET", "/api/v1/sessions", testToken, "")
+	var room map[string]any
+	for _, x := range out["sessions"].([]any) {
+		if m := x.(map[string]any); m["session_id"] == "s" {
+			if len(m["clients"].([]any)) != 3 {
+				t.Fatalf("session s: %v", m)
+			}
+			for _, tp := range m["topics"].([]any) {
+				if tm := tp.(map[string]any); tm["topic"] == "room" {
+					room = tm
+				}
+			}
+		}
+	}
+	if room == nil || room["subscribers"] != float64(2) {
+		t.Fatalf("topic room across nodes: %v", out)
+	}
+	// Presence: the protocol object and the admin API see both nodes' subscribers.
+	a.send(`{"type":"presence","id":"pr","topic":"room"}`)
+	pr := a.expect("presence")
+	if len(pr.Clients) != 2 {
+		t.Fatalf("presence: %s", js(pr))
+	}
+	_, out = nodes[0].api(t, "GET", "/api/v1/sessions/s/topics/room/presence", testToken, "")
+	if cl, _ := out["clients"].([]any); len(cl) != 2 {
+		t.Fatalf("admin presence: %v", out)
+	}
+	// Send and disconnect reach a client on another node; broadcast every node.
+	st, _ := nodes[0].api(t, "POST", "/api/v1/clients/"+c.id+"/send", testToken, `{"topic":"ops","payload":"hi carol"}`)
+	if st != 200 {
+		t.Fatalf("send across nodes: %d", st)
+	}
+	if f := c.expect("message"); string(f.Payload) != `"hi carol"` {
+		t.Fatalf("carol got %s", js(f))
+	}
+	st, _ = nodes[0].api(t, "POST", "/api/v1/clients/c_nobody/send", testToken, `{"topic":"ops","payload":1}`)
+	if st != 404 {
+		t.Fatalf("send to nobody: %d", st)
+	}
+	st, out = nodes[1].api(t, "POST", "/api/v1/broadcast", testToken, `{"topic":"ops","payload":"all"}`)
+	if st != 200 || out["delivered"] != float64(4) {
+		t.Fatalf("broadcast: %d %v", st, out)
+	}
+	for _, cl := range []*client{a, b, c, o} {
+		if f := cl.expect("message"); string(f.Payload) != `"all"` {
+			t.Fatalf("broadcast got %s", js(f))
+		}
+	}
+	st, _ = nodes[0].api(t, "DELETE", "/api/v1/clients/"+o.id, testToken, "")
+	if st != 200 {
+		t.Fatalf("disconnect across nodes: %d", st)
+	}
+	if code := o.closeStatus(); code != 4003 {
+		t.Fatalf("oscar closed with %d", code)
+	}
+	// History from JetStream, on any node.
+	a.send(`{"type":"publish","id":"h","topic":"room","payload":"kept"}`)
+	a.expect("ack")
+	_, out = nodes[2].api(t, "GET", "/api/v1/sessions/s/history?topic=room", testToken, "")
+	if ms, _ := out["messages"].([]any); len(ms) != 1 {
+		t.Fatalf("history: %v", out)
+	}
+}

@@ -179,10 +179,24 @@ func (s *Server) handleReadyz(c echo.Context) error {
 }
 
 func (s *Server) handleClients(c echo.Context) error {
+	if s.engine != nil {
+		cs, err := s.clusterClients(c.Request().Context(), c.QueryParam("session_id"))
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"clients": cs})
+	}
 	return c.JSON(http.StatusOK, map[string]any{"clients": s.hub.Clients(c.QueryParam("session_id"))})
 }
 
 func (s *Server) handleSessions(c echo.Context) error {
+	if s.engine != nil {
+		ss, err := s.clusterSessions(c.Request().Context())
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, map[string]any{"sessions": ss})
+	}
 	return c.JSON(http.StatusOK, map[string]any{"sessions": s.hub.Sessions()})
 }
 
@@ -213,7 +227,10 @@ func decodeBody(c echo.Context) (*messageBody, error) {
 
 // opErr turns an error of the operator API into an HTTP error.
 func opErr(err error) error {
+	var ae *apiError
 	switch {
+	case errors.As(err, &ae):
+		return ae
 	case errors.Is(err, ErrNotFound):
 		return apiErr(http.StatusNotFound, protocol.CodeNotFound, "no such client")
 	case errors.Is(err, ErrClosed):
@@ -240,7 +257,12 @@ func (s *Server) handleSend(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	if err := s.hub.SendToClient(c.Param("client_id"), b.Topic, b.Payload); err != nil {
+	err = s.hub.SendToClient(c.Param("client_id"), b.Topic, b.Payload)
+	if s.engine != nil && isNotFound(err) { // connected to another node?
+		err = s.clusterReach(c.Request().Context(), "send",
+			adminArgs{ClientID: c.Param("client_id"), Topic: b.Topic, Payload: b.Payload})
+	}
+	if err != nil {
 		return opErr(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"delivered": 1})
@@ -251,7 +273,12 @@ func (s *Server) handleBroadcast(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	n, err := s.hub.Broadcast(b.Topic, b.Payload)
+	var n int
+	if s.engine != nil {
+		n, err = s.clusterBroadcast(c.Request().Context(), b.Topic, b.Payload)
+	} else {
+		n, err = s.hub.Broadcast(b.Topic, b.Payload)
+	}
 	if err != nil {
 		return opErr(err)
 	}
@@ -260,7 +287,11 @@ func (s *Server) handleBroadcast(c echo.Context) error {
 
 func (s *Server) handleDisconnect(c echo.Context) error {
 	id := c.Param("client_id")
-	if err := s.hub.Disconnect(id, protocol.CloseKicked); err != nil {
+	err := s.hub.Disconnect(id, protocol.CloseKicked)
+	if s.engine != nil && isNotFound(err) { // connected to another node?
+		err = s.clusterReach(c.Request().Context(), "disconnect", adminArgs{ClientID: id})
+	}
+	if err != nil {
 		return opErr(err)
 	}
 	return c.JSON(http.StatusOK, map[string]any{"client_id": id, "disconnected": true})

@@ -22,6 +22,7 @@ func (s *Server) routes(e *echo.Echo) {
 	api.POST("/broadcast", s.handleBroadcast)
 	api.DELETE("/clients/:client_id", s.handleDisconnect)
 	api.GET("/events", s.handleEvents)
+	api.GET("/cluster", s.handleCluster)
 
 	e.GET("/*", s.handleAssets())
 	e.HEAD("/*", s.handleAssets())

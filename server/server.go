@@ -70,6 +70,9 @@ type Server struct {
 
 	hist   *historyStore      // history.go
 	engine *natsengine.Engine // nil: a single node (cluster.go)
+
+	started    time.Time              // cluster_admin.go
+	listenAddr atomic.Pointer[string] // set by Run
 }
 
 // New returns a Server. It starts the server's housekeeping goroutine
@@ -139,6 +142,11 @@ func New(cfg Config) (*Server, error) {
 	s.tick = max(10*time.Millisecond, min(s.tick, time.Second))
 	s.clock.Store(time.Now().UnixNano())
 	s.handler = s.newEcho()
+	if err := s.startClusterAdmin(); err != nil {
+		s.closeEngine()
+		hist.close()
+		return nil, fmt.Errorf("server: cluster: %w", err)
+	}
 	s.tasks.Go(s.sweepLoop)
 	if s.certs != nil {
 		s.tasks.Go(s.watchCerts)
@@ -194,7 +202,9 @@ func (s *Server) Run(ctx context.Context, ln net.Listener) error {
 	s.warnOpen()
 	served := make(chan error, 1)
 	go func() { served <- hs.Serve(ln) }() // waited for below
-	s.log.Info("switchboard ready", "addr", ln.Addr().String(), "dashboard", s.dashboardURL(ln.Addr()))
+	addr := ln.Addr().String()
+	s.listenAddr.Store(&addr)
+	s.log.Info("switchboard ready", "addr", addr, "dashboard", s.dashboardURL(ln.Addr()))
 	if s.engine != nil {
 		s.log.Info("cluster node over NATS", "embedded_nats", s.NATSURL(), "epoch", s.engine.Epoch())
 	}

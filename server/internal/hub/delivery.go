@@ -280,10 +280,15 @@ func (h *Hub) presence(c *Conn, f *protocol.Frame) *protocol.Error {
 	if !c.live.Load() {
 		return errNotReady
 	}
-	s := c.sess
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	list := s.presenceList(f.Topic)
+	var list []protocol.PresenceClient
+	if pe, ok := h.eng.(presenceEngine); ok {
+		list = h.clusterPresence(pe, c.session, f.Topic) // cluster_presence.go
+	} else {
+		s := c.sess
+		s.mu.Lock()
+		list = s.presenceList(f.Topic)
+		s.mu.Unlock()
+	}
 	n := 64 + len(f.ID) + len(f.Topic)
 	for _, p := range list {
 		n += 32 + len(p.ClientID) + len(p.Name)
@@ -293,8 +298,21 @@ func (h *Hub) presence(c *Conn, f *protocol.Frame) *protocol.Error {
 }
 
 // Presence lists who subscribes to topic in sessionID (the operator's
-// view of what a presence object answers): empty when nobody does.
+// view of what a presence object answers): empty when nobody does. In
+// cluster mode it asks every node.
 func (h *Hub) Presence(sessionID, topic string) ([]protocol.PresenceClient, error) {
+	list, err := h.LocalPresence(sessionID, topic)
+	if err != nil {
+		return nil, err
+	}
+	if pe, ok := h.eng.(presenceEngine); ok {
+		return h.clusterPresence(pe, sessionID, topic), nil
+	}
+	return list, nil
+}
+
+// LocalPresence is Presence on this node alone.
+func (h *Hub) LocalPresence(sessionID, topic string) ([]protocol.PresenceClient, error) {
 	if err := protocol.ValidateSessionID(sessionID); err != nil {
 		return nil, err
 	}
@@ -344,6 +362,9 @@ func (h *Hub) History(sessionID, topic string, q HistoryQuery) (*HistoryPage, er
 	limit := q.Limit
 	if limit <= 0 || limit > MaxHistoryLimit {
 		limit = MaxHistoryLimit
+	}
+	if h.eng != nil {
+		return h.historyEngine(sessionID, topic, q, limit) // cluster_history.go
 	}
 	s := h.lockSession(sessionID, false)
 	if s == nil {

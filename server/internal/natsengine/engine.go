@@ -116,6 +116,8 @@ type Engine struct {
 	imu      sync.Mutex
 	interest map[string]*nats.Subscription // session "\x00" pattern → requests subscription
 	members  map[string]*nats.Subscription // client id → sends subscription
+
+	admin admin // admin.go
 }
 
 // watch is this node's interest in one session.
@@ -488,6 +490,7 @@ func (e *Engine) Close() {
 	for _, cc := range ccs {
 		cc.Stop()
 	}
+	e.stopAdmin()
 	if e.nc != nil {
 		e.nc.Close()
 	}
