@@ -372,3 +372,38 @@ func TestClusterAdminAPIAndPresenceSeeEveryNode(t *testing.T) {
 		t.Fatalf("history: %v", out)
 	}
 }
+
+func TestClusterPresenceEventsCrossNodes(t *testing.T) {
+	nodes := newCluster(t, 2, 1)
+	watcher := nodes[0].connect(t, "watcher", "s")
+	watcher.subscribe("room", `"presence":true`)
+	// The watcher's interest reaches node 1 within moments: join until an
+	// event arrives.
+	var joined *client
+	waitFor(t, "a join event from node 1", func() bool {
+		if joined != nil {
+			joined.ws.CloseNow()
+			watcher.queue = nil
+		}
+		joined = nodes[1].connect(t, "bob", "s")
+		joined.subscribe("room")
+		f, err := watcher.tryRead(200 * time.Millisecond)
+		return err == nil && f.Type == "presence_event" && f.Event == "join" && f.ClientID == joined.id
+	})
+	// Drain the leave events of earlier attempts, then see bob leave.
+	joined.ws.Close(1000, "")
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		f := watcher.read()
+		if f.Type == "presence_event" && f.Event == "leave" && f.ClientID == joined.id {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no leave event for bob")
+		}
+	}
+	// Another session's joins are not seen.
+	other := nodes[1].connect(t, "eve", "other")
+	other.subscribe("room")
+	watcher.expectNothing()
+}

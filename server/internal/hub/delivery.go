@@ -237,10 +237,13 @@ func (s *session) sweepDedup(now int64) {
 // (except subject itself) that subject joined or left. Called with s.mu
 // held.
 func (s *session) presenceEvent(st *stream, event string, subject *Conn) {
-	if st.watchers == 0 {
+	if st.watchers == 0 && s.h.eng == nil {
 		return
 	}
 	b := protocol.AppendPresenceEvent(nil, st.topic, event, subject.id, subject.name)
+	if s.h.eng != nil {
+		s.forwardPresence(st, b) // other nodes may have watchers (cluster_presence.go)
+	}
 	for _, sb := range st.subs {
 		if sb.presence && sb.conn != subject {
 			sb.conn.Enqueue(b)

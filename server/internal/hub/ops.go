@@ -261,6 +261,7 @@ func (h *Hub) subscribe(c *Conn, id, pattern string, since *protocol.Since, pres
 		} else {
 			sb.st.watchers--
 		}
+		s.presenceWatchers(sb.st) // cluster_presence.go
 	}
 	ack(c, &a)
 	for i := range replay {

@@ -159,6 +159,7 @@ func (s *session) detach(sb *sub, now time.Time) {
 		st.subs = removeSub(st.subs, sb)
 		if sb.presence {
 			st.watchers--
+			s.presenceWatchers(st)
 		}
 		st.lastUsed = now
 		s.presenceEvent(st, protocol.PresenceLeave, sb.conn)
