@@ -32,8 +32,9 @@ func freePorts(t *testing.T, n int) []int {
 }
 
 // newCluster starts n Switchboard nodes whose embedded NATS servers form
-// one cluster (the stream with the given replicas), all on loopback.
-func newCluster(t *testing.T, n, replicas int) []*testServer {
+// one cluster (the stream with the given replicas), all on loopback; opts
+// adjust each node's ClusterConfig.
+func newCluster(t *testing.T, n, replicas int, opts ...func(*ClusterConfig)) []*testServer {
 	t.Helper()
 	ports := freePorts(t, n)
 	var routes []string
@@ -58,6 +59,9 @@ func newCluster(t *testing.T, n, replicas int) []*testServer {
 					Replicas:      replicas,
 				},
 			}
+			for _, o := range opts {
+				o(cfg.Cluster)
+			}
 			s, err := New(cfg)
 			if err != nil {
 				errs[i] = err
@@ -75,6 +79,24 @@ func newCluster(t *testing.T, n, replicas int) []*testServer {
 	return nodes
 }
 
+// forEachEngine runs test against the in-memory engine and the NATS
+// engine: the conformance suite. nodes has n entries: n nodes of one
+// cluster with NATS, the one server n times in memory, so that every
+// behaviour a test checks across nodes holds identically on one.
+func forEachEngine(t *testing.T, n int, test func(t *testing.T, nodes []*testServer, cluster bool)) {
+	t.Run("memory", func(t *testing.T) {
+		s := newServer(t, Config{})
+		nodes := make([]*testServer, n)
+		for i := range nodes {
+			nodes[i] = s
+		}
+		test(t, nodes, false)
+	})
+	t.Run("nats", func(t *testing.T) {
+		test(t, newCluster(t, n, 1), true)
+	})
+}
+
 // subscribe subscribes c to pattern and returns the ack.
 func (c *client) subscribe(pattern string, extra ...string) protocol.Frame {
 	c.t.Helper()
@@ -86,324 +108,338 @@ func (c *client) subscribe(pattern string, extra ...string) protocol.Frame {
 	return c.expect("ack")
 }
 
-func TestClusterPublishReachesEveryNodeAndNoOtherSession(t *testing.T) {
-	nodes := newCluster(t, 3, 1)
-	sessions := []string{"team.a@example", "team.b", "team:c.x"}
-	type sub struct {
-		c       *client
-		session string
-	}
-	var subs []sub
-	for i, node := range nodes {
-		for _, s := range sessions {
-			c := node.connect(t, fmt.Sprintf("sub-%d", i), s)
-			c.subscribe("chat.>")
-			subs = append(subs, sub{c, s})
+func TestConformancePublishReachesEveryNodeAndNoOtherSession(t *testing.T) {
+	forEachEngine(t, 3, func(t *testing.T, nodes []*testServer, cluster bool) {
+		sessions := []string{"team.a@example", "team.b", "team:c.x"}
+		type sub struct {
+			c       *client
+			session string
 		}
-	}
-	// Every session gets publishes from every node, in random order.
-	type pubKey struct{ session, payload string }
-	want := map[string][]string{}
-	pubs := make([][]*client, len(nodes))
-	for i, node := range nodes {
-		for _, s := range sessions {
-			pubs[i] = append(pubs[i], node.connect(t, fmt.Sprintf("pub-%d", i), s))
-		}
-	}
-	const perPair = 5
-	var order []pubKey
-	for i := range nodes {
-		for j, s := range sessions {
-			for k := range perPair {
-				order = append(order, pubKey{s, fmt.Sprintf(`"%d/%d/%d"`, i, j, k)})
+		var subs []sub
+		for i, node := range nodes {
+			for _, s := range sessions {
+				c := node.connect(t, fmt.Sprintf("sub-%d", i), s)
+				c.subscribe("chat.>")
+				subs = append(subs, sub{c, s})
 			}
 		}
-	}
-	rand.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
-	for _, p := range order {
-		var i, j int
-		fmt.Sscanf(strings.Trim(p.payload, `"`), "%d/%d/", &i, &j)
-		pubs[i][j].send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"chat.room","payload":%s}`, p.payload))
-		pubs[i][j].expect("ack")
-		want[p.session] = append(want[p.session], p.payload)
-	}
-	for _, sb := range subs {
-		var got []string
+		// Every session gets publishes from every node, in random order.
+		type pubKey struct{ session, payload string }
+		want := map[string][]string{}
+		pubs := make([][]*client, len(nodes))
+		for i, node := range nodes {
+			for _, s := range sessions {
+				pubs[i] = append(pubs[i], node.connect(t, fmt.Sprintf("pub-%d", i), s))
+			}
+		}
+		const perPair = 5
+		var order []pubKey
+		for i := range nodes {
+			for j, s := range sessions {
+				for k := range perPair {
+					order = append(order, pubKey{s, fmt.Sprintf(`"%d/%d/%d"`, i, j, k)})
+				}
+			}
+		}
+		rand.Shuffle(len(order), func(a, b int) { order[a], order[b] = order[b], order[a] })
+		for _, p := range order {
+			var i, j int
+			fmt.Sscanf(strings.Trim(p.payload, `"`), "%d/%d/", &i, &j)
+			pubs[i][j].send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"chat.room","payload":%s}`, p.payload))
+			pubs[i][j].expect("ack")
+			want[p.session] = append(want[p.session], p.payload)
+		}
+		for _, sb := range subs {
+			var got []string
+			var last uint64
+			for len(got) < len(want[sb.session]) {
+				f := sb.c.expect("message")
+				if f.SessionID != sb.session {
+					t.Fatalf("session %s got a message of session %s", sb.session, f.SessionID)
+				}
+				if f.SeqValue() <= last {
+					t.Fatalf("seq %d after %d", f.SeqValue(), last)
+				}
+				last = f.SeqValue()
+				got = append(got, string(f.Payload))
+			}
+			if strings.Join(got, ",") != strings.Join(want[sb.session], ",") {
+				t.Fatalf("session %s: got %v, want %v", sb.session, got, want[sb.session])
+			}
+			sb.c.expectNothing()
+		}
+	})
+}
+
+func TestConformanceRecoveryOnAnotherNode(t *testing.T) {
+	forEachEngine(t, 3, func(t *testing.T, nodes []*testServer, cluster bool) {
+		pub := nodes[0].connect(t, "pub", "s")
+		sub := nodes[1].connect(t, "sub", "s")
+		ack := sub.subscribe("news")
+		epoch := ack.Epoch
+		publish := func(n int) {
+			for i := range n {
+				pub.send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"news","payload":%d}`, i))
+				pub.expect("ack")
+			}
+		}
+		publish(3)
 		var last uint64
-		for len(got) < len(want[sb.session]) {
-			f := sb.c.expect("message")
-			if f.SessionID != sb.session {
-				t.Fatalf("session %s got a message of session %s", sb.session, f.SessionID)
-			}
+		for range 3 {
+			f := sub.expect("message")
+			last = f.SeqValue()
+		}
+		sub.ws.CloseNow()
+		publish(4) // missed
+		again := nodes[2].connect(t, "sub", "s")
+		a := again.subscribe("news", fmt.Sprintf(`"since":{"seq":%d,"epoch":%q}`, last, epoch))
+		if a.Recovered == nil || !*a.Recovered || a.Epoch != epoch {
+			t.Fatalf("not recovered: %s", js(a))
+		}
+		var got []string
+		for range 4 {
+			f := again.expect("message")
 			if f.SeqValue() <= last {
-				t.Fatalf("seq %d after %d", f.SeqValue(), last)
+				t.Fatalf("duplicate: seq %d after %d", f.SeqValue(), last)
 			}
 			last = f.SeqValue()
 			got = append(got, string(f.Payload))
 		}
-		if strings.Join(got, ",") != strings.Join(want[sb.session], ",") {
-			t.Fatalf("session %s: got %v, want %v", sb.session, got, want[sb.session])
+		if strings.Join(got, ",") != "0,1,2,3" {
+			t.Fatalf("replayed %v", got)
 		}
-		sb.c.expectNothing()
-	}
-}
-
-func TestClusterRecoveryOnAnotherNode(t *testing.T) {
-	nodes := newCluster(t, 3, 1)
-	pub := nodes[0].connect(t, "pub", "s")
-	sub := nodes[1].connect(t, "sub", "s")
-	ack := sub.subscribe("news")
-	epoch := ack.Epoch
-	publish := func(n int) {
-		for i := range n {
-			pub.send(fmt.Sprintf(`{"type":"publish","id":"p","topic":"news","payload":%d}`, i))
-			pub.expect("ack")
+		publish(1) // and then live
+		live := again.expect("message")
+		if string(live.Payload) != "0" || live.SeqValue() <= last {
+			t.Fatalf("live after replay: %s", js(live))
 		}
-	}
-	publish(3)
-	var last uint64
-	for range 3 {
-		f := sub.expect("message")
-		last = f.SeqValue()
-	}
-	sub.ws.CloseNow()
-	publish(4) // missed
-	again := nodes[2].connect(t, "sub", "s")
-	a := again.subscribe("news", fmt.Sprintf(`"since":{"seq":%d,"epoch":%q}`, last, epoch))
-	if a.Recovered == nil || !*a.Recovered || a.Epoch != epoch {
-		t.Fatalf("not recovered: %s", js(a))
-	}
-	var got []string
-	for range 4 {
-		f := again.expect("message")
-		if f.SeqValue() <= last {
-			t.Fatalf("duplicate: seq %d after %d", f.SeqValue(), last)
+		again.expectNothing()
+
+		// A wrong epoch is told, not silently replayed.
+		other := nodes[0].connect(t, "other", "s")
+		a = other.subscribe("news", `"since":{"seq":1,"epoch":"nope"}`)
+		if a.Recovered == nil || *a.Recovered || a.Reason != protocol.ReasonEpochChanged {
+			t.Fatalf("wrong epoch: %s", js(a))
 		}
-		last = f.SeqValue()
-		got = append(got, string(f.Payload))
-	}
-	if strings.Join(got, ",") != "0,1,2,3" {
-		t.Fatalf("replayed %v", got)
-	}
-	publish(1) // and then live
-	live := again.expect("message")
-	if string(live.Payload) != "0" || live.SeqValue() <= last {
-		t.Fatalf("live after replay: %s", js(live))
-	}
-	again.expectNothing()
-
-	// A wrong epoch is told, not silently replayed.
-	other := nodes[0].connect(t, "other", "s")
-	a = other.subscribe("news", `"since":{"seq":1,"epoch":"nope"}`)
-	if a.Recovered == nil || *a.Recovered || a.Reason != protocol.ReasonEpochChanged {
-		t.Fatalf("wrong epoch: %s", js(a))
-	}
-}
-
-func TestClusterCompareAndSetAndDedupAcrossNodes(t *testing.T) {
-	nodes := newCluster(t, 2, 1)
-	a := nodes[0].connect(t, "a", "s", `"instance":"inst-1"`)
-	b := nodes[1].connect(t, "b", "s", `"instance":"inst-1"`)
-	a.send(`{"type":"publish","id":"m1","topic":"$meta.e2e","payload":{"v":1},"if_seq":0}`)
-	first := a.expect("ack")
-	b.send(`{"type":"publish","id":"m2","topic":"$meta.e2e","payload":{"v":2},"if_seq":0}`)
-	b.expectError(protocol.CodeConflict, "m2")
-	b.send(fmt.Sprintf(`{"type":"publish","id":"m3","topic":"$meta.e2e","payload":{"v":3},"if_seq":%d}`, first.SeqValue()))
-	third := b.expect("ack")
-	if third.SeqValue() <= first.SeqValue() {
-		t.Fatalf("seq %d after %d", third.SeqValue(), first.SeqValue())
-	}
-	// A late joiner on either node gets the retained value.
-	c := nodes[0].connect(t, "c", "s")
-	c.subscribe("$meta.e2e")
-	if f := c.expect("message"); string(f.Payload) != `{"v":3}` {
-		t.Fatalf("retained: %s", js(f))
-	}
-	// The same instance retrying the same id on the other node is a duplicate.
-	a.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
-	orig := a.expect("ack")
-	b.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
-	dup := b.expect("ack")
-	if !dup.Duplicate || dup.SeqValue() != orig.SeqValue() {
-		t.Fatalf("retry: %s after %s", js(dup), js(orig))
-	}
-}
-
-func TestClusterRequestReplyAndSendAcrossNodes(t *testing.T) {
-	nodes := newCluster(t, 3, 1)
-	requester := nodes[0].connect(t, "requester", "s")
-	responder := nodes[1].connect(t, "responder", "s")
-	responder.subscribe("svc.>")
-	stranger := nodes[1].connect(t, "stranger", "other")
-
-	// A subscription reaches the other nodes through NATS's interest
-	// propagation, within moments: until then a request meets no_responders.
-	var msg protocol.Frame
-	waitFor(t, "the responder's interest to reach node 0", func() bool {
-		requester.send(`{"type":"request","id":"q1","topic":"svc.echo","payload":"ping","timeout_ms":5000}`)
-		f, err := responder.tryRead(200 * time.Millisecond)
-		if err != nil {
-			requester.expectError(protocol.CodeNoResponders, "q1")
-			return false
-		}
-		msg = f
-		return true
 	})
-	if msg.Type != "message" || msg.ReplyTo == "" || string(msg.Payload) != `"ping"` || msg.SessionID != "s" {
-		t.Fatalf("request as delivered: %s", js(msg))
-	}
-	// Another session's client cannot answer it, even on the same node.
-	stranger.send(fmt.Sprintf(`{"type":"reply","id":"x","reply_to":%q,"payload":"evil"}`, msg.ReplyTo))
-	stranger.expectError(protocol.CodeNotFound, "x")
-	responder.send(fmt.Sprintf(`{"type":"reply","id":"a1","reply_to":%q,"payload":"pong"}`, msg.ReplyTo))
-	responder.expect("ack")
-	resp := requester.expect("response")
-	if resp.ID != "q1" || string(resp.Payload) != `"pong"` || resp.PublisherName != "responder" {
-		t.Fatalf("response: %s", js(resp))
-	}
-	// Nobody subscribed anywhere: no_responders.
-	requester.send(`{"type":"request","id":"q2","topic":"nobody.here","payload":1}`)
-	requester.expectError(protocol.CodeNoResponders, "q2")
-
-	// send by client id reaches a client on another node, and nobody else.
-	target := nodes[2].connect(t, "target", "s")
-	requester.send(fmt.Sprintf(`{"type":"send","id":"d1","to":%q,"topic":"direct","payload":"hi"}`, target.id))
-	requester.expect("ack")
-	got := target.expect("message")
-	if got.From != requester.id || string(got.Payload) != `"hi"` || got.SessionID != "s" {
-		t.Fatalf("send: %s", js(got))
-	}
-	// A client of another session is not found, wherever it is connected.
-	requester.send(fmt.Sprintf(`{"type":"send","id":"d2","to":%q,"topic":"direct","payload":"hi"}`, stranger.id))
-	requester.expectError(protocol.CodeNotFound, "d2")
-	requester.send(`{"type":"send","id":"d3","to":"c_nosuchclient","topic":"direct","payload":"hi"}`)
-	requester.expectError(protocol.CodeNotFound, "d3")
-	requester.send(`{"type":"send","id":"d4","to":"c_x.*","topic":"direct","payload":"hi"}`)
-	requester.expectError(protocol.CodeNotFound, "d4")
-	stranger.expectNothing()
-	target.expectNothing()
 }
 
-func TestClusterAdminAPIAndPresenceSeeEveryNode(t *testing.T) {
-	nodes := newCluster(t, 3, 1)
-	a := nodes[0].connect(t, "alice", "s")
-	b := nodes[1].connect(t, "bob", "s")
-	c := nodes[2].connect(t, "carol", "s")
-	o := nodes[2].connect(t, "oscar", "other")
-	b.subscribe("room")
-	c.subscribe("room")
-
-	waitFor(t, "every node to know the three", func() bool {
-		_, out := nodes[0].api(t, "GET", "/api/v1/cluster", testToken, "")
-		ns, _ := out["nodes"].([]any)
-		return out["mode"] == "cluster" && len(ns) == 3
+func TestConformanceCompareAndSetAndDedupAcrossNodes(t *testing.T) {
+	forEachEngine(t, 2, func(t *testing.T, nodes []*testServer, cluster bool) {
+		a := nodes[0].connect(t, "a", "s", `"instance":"inst-1"`)
+		b := nodes[1].connect(t, "b", "s", `"instance":"inst-1"`)
+		a.send(`{"type":"publish","id":"m1","topic":"$meta.e2e","payload":{"v":1},"if_seq":0}`)
+		first := a.expect("ack")
+		b.send(`{"type":"publish","id":"m2","topic":"$meta.e2e","payload":{"v":2},"if_seq":0}`)
+		b.expectError(protocol.CodeConflict, "m2")
+		b.send(fmt.Sprintf(`{"type":"publish","id":"m3","topic":"$meta.e2e","payload":{"v":3},"if_seq":%d}`, first.SeqValue()))
+		third := b.expect("ack")
+		if third.SeqValue() <= first.SeqValue() {
+			t.Fatalf("seq %d after %d", third.SeqValue(), first.SeqValue())
+		}
+		// A late joiner on either node gets the retained value.
+		c := nodes[0].connect(t, "c", "s")
+		c.subscribe("$meta.e2e")
+		if f := c.expect("message"); string(f.Payload) != `{"v":3}` {
+			t.Fatalf("retained: %s", js(f))
+		}
+		// The same instance retrying the same id on the other node is a duplicate.
+		a.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
+		orig := a.expect("ack")
+		b.send(`{"type":"publish","id":"x1","topic":"t","payload":1}`)
+		dup := b.expect("ack")
+		if !dup.Duplicate || dup.SeqValue() != orig.SeqValue() {
+			t.Fatalf("retry: %s after %s", js(dup), js(orig))
+		}
 	})
-	// Clients of every node, each with its node.
-	_, out := nodes[1].api(t, "GET", "/api/v1/clients", testToken, "")
-	cs, _ := out["clients"].([]any)
-	nodeOf := map[string]string{}
-	for _, x := range cs {
-		m := x.(map[string]any)
-		nodeOf[m["name"].(string)], _ = m["node"].(string)
-	}
-	if len(cs) != 4 || nodeOf["alice"] == "" || nodeOf["alice"] == nodeOf["bob"] || nodeOf["bob"] == nodeOf["carol"] {
-		t.Fatalf("clients: %v", out)
-	}
-	_, out = nodes[0].api(t, "GET", "/api/v1/sessions", testToken, "")
-	var room map[string]any
-	for _, x := range out["sessions"].([]any) {
-		if m := x.(map[string]any); m["session_id"] == "s" {
-			if len(m["clients"].([]any)) != 3 {
-				t.Fatalf("session s: %v", m)
+}
+
+func TestConformanceRequestReplyAndSendAcrossNodes(t *testing.T) {
+	forEachEngine(t, 3, func(t *testing.T, nodes []*testServer, cluster bool) {
+		requester := nodes[0].connect(t, "requester", "s")
+		responder := nodes[1].connect(t, "responder", "s")
+		responder.subscribe("svc.>")
+		stranger := nodes[1].connect(t, "stranger", "other")
+
+		// A subscription reaches the other nodes through NATS's interest
+		// propagation, within moments: until then a request meets no_responders.
+		var msg protocol.Frame
+		waitFor(t, "the responder's interest to reach node 0", func() bool {
+			requester.send(`{"type":"request","id":"q1","topic":"svc.echo","payload":"ping","timeout_ms":5000}`)
+			f, err := responder.tryRead(200 * time.Millisecond)
+			if err != nil {
+				requester.expectError(protocol.CodeNoResponders, "q1")
+				return false
 			}
-			for _, tp := range m["topics"].([]any) {
-				if tm := tp.(map[string]any); tm["topic"] == "room" {
-					room = tm
+			msg = f
+			return true
+		})
+		if msg.Type != "message" || msg.ReplyTo == "" || string(msg.Payload) != `"ping"` || msg.SessionID != "s" {
+			t.Fatalf("request as delivered: %s", js(msg))
+		}
+		// Another session's client cannot answer it, even on the same node.
+		stranger.send(fmt.Sprintf(`{"type":"reply","id":"x","reply_to":%q,"payload":"evil"}`, msg.ReplyTo))
+		stranger.expectError(protocol.CodeNotFound, "x")
+		responder.send(fmt.Sprintf(`{"type":"reply","id":"a1","reply_to":%q,"payload":"pong"}`, msg.ReplyTo))
+		responder.expect("ack")
+		resp := requester.expect("response")
+		if resp.ID != "q1" || string(resp.Payload) != `"pong"` || resp.PublisherName != "responder" {
+			t.Fatalf("response: %s", js(resp))
+		}
+		// Nobody subscribed anywhere: no_responders.
+		requester.send(`{"type":"request","id":"q2","topic":"nobody.here","payload":1}`)
+		requester.expectError(protocol.CodeNoResponders, "q2")
+
+		// send by client id reaches a client on another node, and nobody else.
+		target := nodes[2].connect(t, "target", "s")
+		requester.send(fmt.Sprintf(`{"type":"send","id":"d1","to":%q,"topic":"direct","payload":"hi"}`, target.id))
+		requester.expect("ack")
+		got := target.expect("message")
+		if got.From != requester.id || string(got.Payload) != `"hi"` || got.SessionID != "s" {
+			t.Fatalf("send: %s", js(got))
+		}
+		// A client of another session is not found, wherever it is connected.
+		requester.send(fmt.Sprintf(`{"type":"send","id":"d2","to":%q,"topic":"direct","payload":"hi"}`, stranger.id))
+		requester.expectError(protocol.CodeNotFound, "d2")
+		requester.send(`{"type":"send","id":"d3","to":"c_nosuchclient","topic":"direct","payload":"hi"}`)
+		requester.expectError(protocol.CodeNotFound, "d3")
+		requester.send(`{"type":"send","id":"d4","to":"c_x.*","topic":"direct","payload":"hi"}`)
+		requester.expectError(protocol.CodeNotFound, "d4")
+		stranger.expectNothing()
+		target.expectNothing()
+	})
+}
+
+func TestConformanceAdminAPIAndPresenceSeeEveryNode(t *testing.T) {
+	forEachEngine(t, 3, func(t *testing.T, nodes []*testServer, cluster bool) {
+		a := nodes[0].connect(t, "alice", "s")
+		b := nodes[1].connect(t, "bob", "s")
+		c := nodes[2].connect(t, "carol", "s")
+		o := nodes[2].connect(t, "oscar", "other")
+		b.subscribe("room")
+		c.subscribe("room")
+
+		for _, node := range nodes {
+			waitFor(t, "every node to know the others", func() bool {
+				_, out := node.api(t, "GET", "/api/v1/cluster", testToken, "")
+				ns, _ := out["nodes"].([]any)
+				if !cluster {
+					return out["mode"] == "single" && len(ns) == 1
+				}
+				return out["mode"] == "cluster" && len(ns) == 3
+			})
+		}
+		// Clients of every node, each with its node.
+		_, out := nodes[1].api(t, "GET", "/api/v1/clients", testToken, "")
+		cs, _ := out["clients"].([]any)
+		nodeOf := map[string]string{}
+		for _, x := range cs {
+			m := x.(map[string]any)
+			nodeOf[m["name"].(string)], _ = m["node"].(string)
+		}
+		if len(cs) != 4 {
+			t.Fatalf("clients: %v", out)
+		}
+		if cluster && (nodeOf["alice"] == "" || nodeOf["alice"] == nodeOf["bob"] || nodeOf["bob"] == nodeOf["carol"]) {
+			t.Fatalf("clients' nodes: %v", out)
+		}
+		_, out = nodes[0].api(t, "GET", "/api/v1/sessions", testToken, "")
+		var room map[string]any
+		for _, x := range out["sessions"].([]any) {
+			if m := x.(map[string]any); m["session_id"] == "s" {
+				if len(m["clients"].([]any)) != 3 {
+					t.Fatalf("session s: %v", m)
+				}
+				for _, tp := range m["topics"].([]any) {
+					if tm := tp.(map[string]any); tm["topic"] == "room" {
+						room = tm
+					}
 				}
 			}
 		}
-	}
-	if room == nil || room["subscribers"] != float64(2) {
-		t.Fatalf("topic room across nodes: %v", out)
-	}
-	// Presence: the protocol object and the admin API see both nodes' subscribers.
-	a.send(`{"type":"presence","id":"pr","topic":"room"}`)
-	pr := a.expect("presence")
-	if len(pr.Clients) != 2 {
-		t.Fatalf("presence: %s", js(pr))
-	}
-	_, out = nodes[0].api(t, "GET", "/api/v1/sessions/s/topics/room/presence", testToken, "")
-	if cl, _ := out["clients"].([]any); len(cl) != 2 {
-		t.Fatalf("admin presence: %v", out)
-	}
-	// Send and disconnect reach a client on another node; broadcast every node.
-	st, _ := nodes[0].api(t, "POST", "/api/v1/clients/"+c.id+"/send", testToken, `{"topic":"ops","payload":"hi carol"}`)
-	if st != 200 {
-		t.Fatalf("send across nodes: %d", st)
-	}
-	if f := c.expect("message"); string(f.Payload) != `"hi carol"` {
-		t.Fatalf("carol got %s", js(f))
-	}
-	st, _ = nodes[0].api(t, "POST", "/api/v1/clients/c_nobody/send", testToken, `{"topic":"ops","payload":1}`)
-	if st != 404 {
-		t.Fatalf("send to nobody: %d", st)
-	}
-	st, out = nodes[1].api(t, "POST", "/api/v1/broadcast", testToken, `{"topic":"ops","payload":"all"}`)
-	if st != 200 || out["delivered"] != float64(4) {
-		t.Fatalf("broadcast: %d %v", st, out)
-	}
-	for _, cl := range []*client{a, b, c, o} {
-		if f := cl.expect("message"); string(f.Payload) != `"all"` {
-			t.Fatalf("broadcast got %s", js(f))
+		if room == nil || room["subscribers"] != float64(2) {
+			t.Fatalf("topic room across nodes: %v", out)
 		}
-	}
-	st, _ = nodes[0].api(t, "DELETE", "/api/v1/clients/"+o.id, testToken, "")
-	if st != 200 {
-		t.Fatalf("disconnect across nodes: %d", st)
-	}
-	if code := o.closeStatus(); code != 4003 {
-		t.Fatalf("oscar closed with %d", code)
-	}
-	// History from JetStream, on any node.
-	a.send(`{"type":"publish","id":"h","topic":"room","payload":"kept"}`)
-	a.expect("ack")
-	_, out = nodes[2].api(t, "GET", "/api/v1/sessions/s/history?topic=room", testToken, "")
-	if ms, _ := out["messages"].([]any); len(ms) != 1 {
-		t.Fatalf("history: %v", out)
-	}
+		// Presence: the protocol object and the admin API see both nodes' subscribers.
+		a.send(`{"type":"presence","id":"pr","topic":"room"}`)
+		pr := a.expect("presence")
+		if len(pr.Clients) != 2 {
+			t.Fatalf("presence: %s", js(pr))
+		}
+		_, out = nodes[0].api(t, "GET", "/api/v1/sessions/s/topics/room/presence", testToken, "")
+		if cl, _ := out["clients"].([]any); len(cl) != 2 {
+			t.Fatalf("admin presence: %v", out)
+		}
+		// Send and disconnect reach a client on another node; broadcast every node.
+		st, _ := nodes[0].api(t, "POST", "/api/v1/clients/"+c.id+"/send", testToken, `{"topic":"ops","payload":"hi carol"}`)
+		if st != 200 {
+			t.Fatalf("send across nodes: %d", st)
+		}
+		if f := c.expect("message"); string(f.Payload) != `"hi carol"` {
+			t.Fatalf("carol got %s", js(f))
+		}
+		st, _ = nodes[0].api(t, "POST", "/api/v1/clients/c_nobody/send", testToken, `{"topic":"ops","payload":1}`)
+		if st != 404 {
+			t.Fatalf("send to nobody: %d", st)
+		}
+		st, out = nodes[1].api(t, "POST", "/api/v1/broadcast", testToken, `{"topic":"ops","payload":"all"}`)
+		if st != 200 || out["delivered"] != float64(4) {
+			t.Fatalf("broadcast: %d %v", st, out)
+		}
+		for _, cl := range []*client{a, b, c, o} {
+			if f := cl.expect("message"); string(f.Payload) != `"all"` {
+				t.Fatalf("broadcast got %s", js(f))
+			}
+		}
+		st, _ = nodes[0].api(t, "DELETE", "/api/v1/clients/"+o.id, testToken, "")
+		if st != 200 {
+			t.Fatalf("disconnect across nodes: %d", st)
+		}
+		if code := o.closeStatus(); code != 4003 {
+			t.Fatalf("oscar closed with %d", code)
+		}
+		// History from JetStream, on any node.
+		a.send(`{"type":"publish","id":"h","topic":"room","payload":"kept"}`)
+		a.expect("ack")
+		_, out = nodes[2].api(t, "GET", "/api/v1/sessions/s/history?topic=room", testToken, "")
+		if ms, _ := out["messages"].([]any); len(ms) != 1 {
+			t.Fatalf("history: %v", out)
+		}
+	})
 }
 
-func TestClusterPresenceEventsCrossNodes(t *testing.T) {
-	nodes := newCluster(t, 2, 1)
-	watcher := nodes[0].connect(t, "watcher", "s")
-	watcher.subscribe("room", `"presence":true`)
-	// The watcher's interest reaches node 1 within moments: join until an
-	// event arrives.
-	var joined *client
-	waitFor(t, "a join event from node 1", func() bool {
-		if joined != nil {
-			joined.ws.CloseNow()
-			watcher.queue = nil
+func TestConformancePresenceEventsCrossNodes(t *testing.T) {
+	forEachEngine(t, 2, func(t *testing.T, nodes []*testServer, cluster bool) {
+		watcher := nodes[0].connect(t, "watcher", "s")
+		watcher.subscribe("room", `"presence":true`)
+		// The watcher's interest reaches node 1 within moments: join until an
+		// event arrives.
+		var joined *client
+		waitFor(t, "a join event from node 1", func() bool {
+			if joined != nil {
+				joined.ws.CloseNow()
+				watcher.queue = nil
+			}
+			joined = nodes[1].connect(t, "bob", "s")
+			joined.subscribe("room")
+			f, err := watcher.tryRead(200 * time.Millisecond)
+			return err == nil && f.Type == "presence_event" && f.Event == "join" && f.ClientID == joined.id
+		})
+		// Drain the leave events of earlier attempts, then see bob leave.
+		joined.ws.Close(1000, "")
+		deadline := time.Now().Add(5 * time.Second)
+		for {
+			f := watcher.read()
+			if f.Type == "presence_event" && f.Event == "leave" && f.ClientID == joined.id {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("no leave event for bob")
+			}
 		}
-		joined = nodes[1].connect(t, "bob", "s")
-		joined.subscribe("room")
-		f, err := watcher.tryRead(200 * time.Millisecond)
-		return err == nil && f.Type == "presence_event" && f.Event == "join" && f.ClientID == joined.id
+		// Another session's joins are not seen.
+		other := nodes[1].connect(t, "eve", "other")
+		other.subscribe("room")
+		watcher.expectNothing()
 	})
-	// Drain the leave events of earlier attempts, then see bob leave.
-	joined.ws.Close(1000, "")
-	deadline := time.Now().Add(5 * time.Second)
-	for {
-		f := watcher.read()
-		if f.Type == "presence_event" && f.Event == "leave" && f.ClientID == joined.id {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("no leave event for bob")
-		}
-	}
-	// Another session's joins are not seen.
-	other := nodes[1].connect(t, "eve", "other")
-	other.subscribe("room")
-	watcher.expectNothing()
 }

@@ -152,10 +152,13 @@ type Answer struct {
 }
 
 // Gather asks every node (this one included) op with body and returns the
-// answers that arrive within a second: as many as Nodes knows of, or fewer
-// when a node does not answer in time.
+// answers: it waits until every node Nodes knows of has answered, at most a
+// second (a node that started less than a heartbeat ago may be missed).
 func (e *Engine) Gather(ctx context.Context, op string, body []byte) ([]Answer, error) {
-	want := len(e.Nodes())
+	want := map[string]bool{}
+	for _, n := range e.Nodes() {
+		want[n.ID] = true
+	}
 	inbox := e.nc.NewInbox()
 	sub, err := e.nc.SubscribeSync(inbox)
 	if err != nil {
@@ -169,7 +172,7 @@ func (e *Engine) Gather(ctx context.Context, op string, body []byte) ([]Answer, 
 	defer cancel()
 	var out []Answer
 	seen := map[string]bool{}
-	for want == 0 || len(out) < want {
+	for len(want) > 0 {
 		msg, err := sub.NextMsgWithContext(ctx)
 		if err != nil {
 			break // the deadline: whoever answered
@@ -179,6 +182,7 @@ func (e *Engine) Gather(ctx context.Context, op string, body []byte) ([]Answer, 
 			continue
 		}
 		seen[id] = true
+		delete(want, id)
 		out = append(out, Answer{Node: id, Data: msg.Data})
 	}
 	return out, nil
