@@ -42,6 +42,37 @@ type ClusterConfig struct {
 	// StartTimeout bounds the wait for the NATS cluster at start (default
 	// 60 s).
 	StartTimeout time.Duration
+
+	// BridgePrefix, when set, bridges sessions' topics to plain NATS
+	// subjects <BridgePrefix>.<session>.<topic> both ways (docs/bridge.md):
+	// NATS services can serve WebSocket sessions. Default: no bridge.
+	BridgePrefix string
+	// BridgeSessions are the sessions bridged: session ids, or the start of
+	// one followed by '*'. Default every session.
+	BridgeSessions []string
+	// BridgeTopics are the topics bridged: patterns ("chat.>"). Default
+	// every topic. Reserved ($) topics are never bridged.
+	BridgeTopics []string
+}
+
+// bridge returns the bridge's configuration, nil without one.
+func (cc *ClusterConfig) bridge(maxFrame int64) (*natsengine.BridgeConfig, error) {
+	if cc.BridgePrefix == "" {
+		if len(cc.BridgeSessions) > 0 || len(cc.BridgeTopics) > 0 {
+			return nil, fmt.Errorf("%w: bridge sessions and topics need a bridge prefix", ErrConfig)
+		}
+		return nil, nil
+	}
+	bc := &natsengine.BridgeConfig{
+		Prefix:     cc.BridgePrefix,
+		Sessions:   cc.BridgeSessions,
+		Topics:     cc.BridgeTopics,
+		MaxPayload: int(maxFrame),
+	}
+	if err := bc.Validate(cc.Prefix); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrConfig, err)
+	}
+	return bc, nil
 }
 
 // startCluster connects the cluster engine; nil without a ClusterConfig.
@@ -52,6 +83,10 @@ func startCluster(cfg *Config) (*natsengine.Engine, error) {
 	}
 	if len(cc.NATSURLs) == 0 && !cc.Embedded {
 		return nil, fmt.Errorf("%w: cluster mode needs NATS URLs or the embedded NATS server", ErrConfig)
+	}
+	bridge, err := cc.bridge(cfg.MaxFrameBytes)
+	if err != nil {
+		return nil, err
 	}
 	ec := natsengine.Config{
 		URLs:         cc.NATSURLs,
@@ -67,6 +102,7 @@ func startCluster(cfg *Config) (*natsengine.Engine, error) {
 		FileStorage:  cfg.DataDir != "",
 		Name:         "switchboard " + cfg.Version,
 		Logger:       cfg.Logger.With("component", "nats"),
+		Bridge:       bridge,
 	}
 	if cc.Embedded {
 		store := cc.StoreDir

@@ -14,6 +14,7 @@ type natsFlags struct {
 	creds, tlsCA, tlsCert, tlsKey, prefix            string
 	replicas                                         int
 	history                                          int64
+	bridgePrefix, bridgeSessions, bridgeTopics       string
 }
 
 func (f *natsFlags) register(fs *flag.FlagSet) {
@@ -31,6 +32,9 @@ func (f *natsFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.prefix, "nats-prefix", "switchboard", "prefix of Switchboard's NATS subjects and JetStream stream name")
 	fs.IntVar(&f.replicas, "nats-replicas", 1, "JetStream replicas of the message stream (3 in a three-node cluster survives losing a node)")
 	fs.Int64Var(&f.history, "nats-history", 100, "messages kept per (session, topic) in JetStream for recovery")
+	fs.StringVar(&f.bridgePrefix, "bridge-prefix", "", "bridge sessions' topics to the NATS subjects <prefix>.<session>.<topic>, both ways, so that NATS services can serve them (docs/bridge.md; default no bridge)")
+	fs.StringVar(&f.bridgeSessions, "bridge-sessions", "", "comma-separated sessions to bridge: session ids, or the start of one followed by * (default every session)")
+	fs.StringVar(&f.bridgeTopics, "bridge-topics", "", "comma-separated topic patterns to bridge, e.g. chat.>,svc.* (default every topic; $ topics never)")
 }
 
 // config returns the cluster configuration, nil when no NATS flag is set.
@@ -39,7 +43,13 @@ func (f *natsFlags) config() (*server.ClusterConfig, error) {
 		if f.cluster != "" || f.routes != "" || f.listen != "" {
 			return nil, usageError{"--nats-cluster, --nats-routes and --nats-listen need --nats-embedded"}
 		}
+		if f.bridgePrefix != "" || f.bridgeSessions != "" || f.bridgeTopics != "" {
+			return nil, usageError{"--bridge-prefix, --bridge-sessions and --bridge-topics need --nats-url or --nats-embedded"}
+		}
 		return nil, nil
+	}
+	if f.bridgePrefix == "" && (f.bridgeSessions != "" || f.bridgeTopics != "") {
+		return nil, usageError{"--bridge-sessions and --bridge-topics need --bridge-prefix"}
 	}
 	if f.urls != "" && f.embedded {
 		return nil, usageError{"--nats-url and --nats-embedded exclude each other"}
@@ -62,5 +72,8 @@ func (f *natsFlags) config() (*server.ClusterConfig, error) {
 		Prefix:         f.prefix,
 		Replicas:       f.replicas,
 		History:        f.history,
+		BridgePrefix:   f.bridgePrefix,
+		BridgeSessions: splitList(f.bridgeSessions),
+		BridgeTopics:   splitList(f.bridgeTopics),
 	}, nil
 }

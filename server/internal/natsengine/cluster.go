@@ -98,17 +98,14 @@ func (e *Engine) Interest(session, pattern string, on bool) {
 	e.interest[key] = sub
 }
 
-// ForwardRequest implements hub.Engine.
+// ForwardRequest implements hub.Engine. A request in a bridged topic also
+// goes out on the bridge (bridge.go), and then counts as delivered: NATS
+// cannot tell whether a NATS service listens.
 func (e *Engine) ForwardRequest(session, topic, replyTo string, b []byte, timeout time.Duration, wait bool) bool {
-	msg := &nats.Msg{
-		Subject: e.cfg.Prefix + ".q." + encodeSession(session) + "." + topic,
-		Data:    b,
-		Header: nats.Header{
-			hdrReplyTo: {replyTo},
-			hdrNode:    {e.node},
-			hdrTimeout: {strconv.FormatInt(timeout.Milliseconds(), 10)},
-		},
+	if e.bridgeRequest(session, topic, replyTo, b, timeout) {
+		wait = false
 	}
+	msg := requestMsg(e.cfg.Prefix, session, topic, replyTo, e.node, b, timeout)
 	if !wait {
 		if err := e.nc.PublishMsg(msg); err != nil {
 			e.log.Warn("nats: forward request", "err", err)
@@ -119,8 +116,27 @@ func (e *Engine) ForwardRequest(session, topic, replyTo string, b []byte, timeou
 	return err == nil
 }
 
-// ForwardReply implements hub.Engine.
+// requestMsg is a request forwarded to the nodes with interest in topic;
+// their replies go to node.
+func requestMsg(prefix, session, topic, replyTo, node string, b []byte, timeout time.Duration) *nats.Msg {
+	return &nats.Msg{
+		Subject: prefix + ".q." + encodeSession(session) + "." + topic,
+		Data:    b,
+		Header: nats.Header{
+			hdrReplyTo: {replyTo},
+			hdrNode:    {node},
+			hdrTimeout: {strconv.FormatInt(timeout.Milliseconds(), 10)},
+		},
+	}
+}
+
+// ForwardReply implements hub.Engine. A node "nats:<subject>" is a NATS
+// requester on the bridge (bridge.go).
 func (e *Engine) ForwardReply(node, session, replyTo string, payload []byte, name, ts string) {
+	if subject, ok := strings.CutPrefix(node, bridgeNode); ok {
+		e.bridgeReply(subject, payload, name, ts)
+		return
+	}
 	msg := &nats.Msg{
 		Subject: e.cfg.Prefix + ".r." + node,
 		Data:    payload,

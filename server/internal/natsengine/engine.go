@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"strconv"
 	"strings"
@@ -72,6 +73,9 @@ type Config struct {
 	// Name is the connection's name in NATS's monitoring.
 	Name   string
 	Logger *slog.Logger
+	// Bridge, when set, joins bridged sessions' topics to plain NATS
+	// subjects (bridge.go, docs/bridge.md). Default none.
+	Bridge *BridgeConfig
 }
 
 // Embedded configures a nats-server node run inside the process.
@@ -110,6 +114,7 @@ type Engine struct {
 	mu      sync.Mutex
 	watches map[string]*watch
 	closed  bool
+	quit    chan struct{} // closed by Close: publishes stop trying
 
 	node     string             // this node's id (cluster.go)
 	replySub *nats.Subscription // <prefix>.r.<node>
@@ -118,6 +123,8 @@ type Engine struct {
 	members  map[string]*nats.Subscription // client id → sends subscription
 
 	admin admin // admin.go
+
+	br *bridge // nil: no bridge (bridge.go)
 }
 
 // watch is this node's interest in one session.
@@ -165,6 +172,11 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
+	if cfg.Bridge != nil {
+		if err := cfg.Bridge.Validate(cfg.Prefix); err != nil {
+			return nil, err
+		}
+	}
 	e := &Engine{
 		cfg:      cfg,
 		log:      cfg.Logger,
@@ -174,6 +186,10 @@ func New(ctx context.Context, cfg Config) (*Engine, error) {
 		node:     newNodeID(),
 		interest: make(map[string]*nats.Subscription),
 		members:  make(map[string]*nats.Subscription),
+		quit:     make(chan struct{}),
+	}
+	if cfg.Bridge != nil {
+		e.br = newBridge(*cfg.Bridge)
 	}
 	if err := e.start(ctx); err != nil {
 		e.Close()
@@ -220,7 +236,7 @@ func (e *Engine) start(ctx context.Context) error {
 		return fmt.Errorf("natsengine: connect: %w", err)
 	}
 	e.nc = nc
-	if e.js, err = jetstream.New(nc); err != nil {
+	if e.js, err = jetstream.New(nc, jetstream.WithPublishAsyncTimeout(publishAttempt)); err != nil {
 		return fmt.Errorf("natsengine: %w", err)
 	}
 	storage := jetstream.MemoryStorage
@@ -273,7 +289,14 @@ func (e *Engine) ClientURL() string {
 }
 
 // Start implements hub.Engine.
-func (e *Engine) Start(sink hub.Sink) { e.sink = sink }
+func (e *Engine) Start(sink hub.Sink) {
+	e.sink = sink
+	if e.br != nil {
+		if err := e.startBridge(); err != nil {
+			e.log.Error("nats bridge: not started", "err", err)
+		}
+	}
+}
 
 // Epoch implements hub.Engine: it changes when the stream is recreated.
 func (e *Engine) Epoch() string { return e.epoch }
@@ -397,8 +420,14 @@ func (e *Engine) Unwatch(session string) {
 	}
 }
 
-// Publish implements hub.Engine.
+// Publish implements hub.Engine. A publish stored in a bridged topic also
+// goes out on the bridge (bridge.go).
 func (e *Engine) Publish(m *protocol.Message, origin, from, msgID string, ifSeq *uint64, done func(uint64, bool, error)) {
+	e.publish(m, origin, from, msgID, ifSeq, e.bridgeOut(m, done))
+}
+
+// publish is Publish without the bridge.
+func (e *Engine) publish(m *protocol.Message, origin, from, msgID string, ifSeq *uint64, done func(uint64, bool, error)) {
 	msg := &nats.Msg{
 		Subject: e.subj.topic(m.SessionID, m.Topic),
 		Data:    m.Payload,
@@ -417,19 +446,69 @@ func (e *Engine) Publish(m *protocol.Message, origin, from, msgID string, ifSeq 
 	if ifSeq != nil {
 		opts = append(opts, jetstream.WithExpectLastSequencePerSubject(*ifSeq))
 	}
+	// The first attempt is made here, so that one connection's publishes
+	// reach the stream in the order it made them.
 	fut, err := e.js.PublishMsgAsync(msg, opts...)
-	if err != nil {
-		go done(0, false, err)
-		return
-	}
-	go func() {
-		select {
-		case a := <-fut.Ok():
-			done(a.Sequence, a.Duplicate, nil)
-		case err := <-fut.Err():
-			done(0, false, publishErr(err))
+	go e.awaitAck(msg, msgID != "", fut, err, done)
+}
+
+// A publish is tried again while the stream has no leader (a node was
+// lost and its replicas elect another): publishAttempt bounds the wait for
+// one attempt's ack, publishRetry the time to start another, so that the
+// hub answers within the clients' default call timeout (10 s).
+const (
+	publishAttempt = 2 * time.Second
+	publishRetry   = 7 * time.Second
+)
+
+// awaitAck waits for the ack of the publish of msg whose first attempt
+// Publish made (fut, or err when it could not be sent), tries again while
+// retriable, and calls done once.
+func (e *Engine) awaitAck(msg *nats.Msg, idempotent bool, fut jetstream.PubAckFuture, err error, done func(uint64, bool, error)) {
+	deadline := time.Now().Add(publishRetry)
+	for wait := 50 * time.Millisecond; ; wait = min(2*wait, 500*time.Millisecond) {
+		if err == nil {
+			select {
+			case a := <-fut.Ok():
+				done(a.Sequence, a.Duplicate, nil)
+				return
+			case err = <-fut.Err():
+			case <-e.quit: // a closed connection leaves acks unanswered
+				done(0, false, nats.ErrConnectionClosed)
+				return
+			}
 		}
-	}()
+		if !retriable(err, idempotent) || time.Until(deadline) < wait {
+			done(0, false, publishErr(err))
+			return
+		}
+		e.log.Debug("publish: trying again", "subject", msg.Subject, "err", err)
+		select {
+		case <-time.After(wait):
+		case <-e.quit:
+			done(0, false, nats.ErrConnectionClosed)
+			return
+		}
+		// msg's headers already hold the message id and the
+		// expectations; a copy, because the library may still read msg.
+		fut, err = e.js.PublishMsgAsync(&nats.Msg{Subject: msg.Subject, Data: msg.Data, Header: maps.Clone(msg.Header)})
+	}
+}
+
+// retriable reports whether a failed publish attempt may be made again:
+// when no stream leader received it (no responders: a leader is being
+// elected), and, for an idempotent publish (with a message id, which
+// JetStream stores once), when its ack did not come (the leader that got
+// it may be gone; if it was stored after all, the next attempt is
+// answered with its seq as a duplicate).
+func retriable(err error, idempotent bool) bool {
+	switch {
+	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
+		return true
+	case errors.Is(err, jetstream.ErrAsyncPublishTimeout):
+		return idempotent
+	}
+	return false
 }
 
 // publishErr maps JetStream's wrong-last-sequence error to conflict.
@@ -478,6 +557,9 @@ func (e *Engine) Replay(ctx context.Context, session, topic string, after, upTo 
 // Close stops every consumer, the connection and the embedded node.
 func (e *Engine) Close() {
 	e.mu.Lock()
+	if !e.closed {
+		close(e.quit)
+	}
 	e.closed = true
 	var ccs []jetstream.ConsumeContext
 	for s, w := range e.watches {
@@ -490,6 +572,7 @@ func (e *Engine) Close() {
 	for _, cc := range ccs {
 		cc.Stop()
 	}
+	e.stopBridge()
 	e.stopAdmin()
 	if e.nc != nil {
 		e.nc.Close()
