@@ -1,7 +1,8 @@
 // Playwright drives Switchboard in Debian's Chromium (never a downloaded
 // browser). `go tool task test:browser` builds bin/switchboard first; the
 // config starts it (and two static servers for the cross-origin tests) and
-// waits for /healthz.
+// waits for /healthz. It also starts a two-node cluster (embedded NATS,
+// routes between the two) for playwright/cluster.spec.ts.
 import { defineConfig } from '@playwright/test';
 import { execSync } from 'node:child_process';
 
@@ -9,6 +10,20 @@ export const SERVER_PORT = Number(process.env.SB_TEST_PORT || 18181);
 export const ALLOWED_PORT = SERVER_PORT + 1; // a page on another origin that the server allows
 export const DENIED_PORT = SERVER_PORT + 2; // a page on an origin it does not allow
 export const ADMIN_TOKEN = 'playwright-admin-token';
+// The two nodes of the cluster: HTTP/WebSocket ports, and the ports where
+// their embedded NATS servers route to each other.
+export const CLUSTER_A_PORT = SERVER_PORT + 10;
+export const CLUSTER_B_PORT = SERVER_PORT + 11;
+const CLUSTER_A_ROUTE_PORT = SERVER_PORT + 20;
+const CLUSTER_B_ROUTE_PORT = SERVER_PORT + 21;
+const CLUSTER_ROUTES = [CLUSTER_A_ROUTE_PORT, CLUSTER_B_ROUTE_PORT].map((p) => `nats-route://127.0.0.1:${p}`).join(',');
+
+function clusterNode(name: string, port: number, routePort: number): string {
+  return (
+    `./bin/switchboard serve --addr 127.0.0.1:${port} --admin-token ${ADMIN_TOKEN} --log-level warn ` +
+    `--nats-embedded --nats-name ${name} --nats-cluster 127.0.0.1:${routePort} --nats-routes ${CLUSTER_ROUTES}`
+  );
+}
 
 function chromiumPath(): string {
   if (process.env.CHROMIUM_PATH) return process.env.CHROMIUM_PATH;
@@ -65,6 +80,30 @@ export default defineConfig({
       command: `node playwright/static-server.mjs ${DENIED_PORT} playwright/pages`,
       url: `http://127.0.0.1:${DENIED_PORT}/healthz`,
       reuseExistingServer: false,
+    },
+    // A cluster node serves HTTP only once JetStream has accepted its stream,
+    // which takes the other node, and Playwright starts its web servers one
+    // after the other, each once the one before is up. So node A is started
+    // without a wait, node B after it waits for its own /healthz, and
+    // cluster.spec.ts waits for node A's before its tests. SIGTERM lets each
+    // node remove its temporary JetStream directory.
+    {
+      command: clusterNode('playwright-a', CLUSTER_A_PORT, CLUSTER_A_ROUTE_PORT),
+      reuseExistingServer: false,
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
+      stdout: 'ignore',
+      stderr: 'pipe',
+      name: 'cluster-a',
+    },
+    {
+      command: clusterNode('playwright-b', CLUSTER_B_PORT, CLUSTER_B_ROUTE_PORT),
+      url: `http://127.0.0.1:${CLUSTER_B_PORT}/healthz`,
+      reuseExistingServer: false,
+      timeout: 60_000,
+      gracefulShutdown: { signal: 'SIGTERM', timeout: 10_000 },
+      stdout: 'ignore',
+      stderr: 'pipe',
+      name: 'cluster-b',
     },
   ],
 });

@@ -134,6 +134,19 @@ export class AdminApi {
     return listOf(await this.call('GET', 'sessions', undefined, { what: 'Listing sessions' }), 'sessions');
   }
 
+  /**
+   * GET /api/v1/cluster → {mode: 'single'|'cluster', node, epoch?, nodes:
+   * [{id, addr, nats, version, started, clients, sessions, self}]}: the
+   * nodes this server knows of (one, itself, without NATS).
+   */
+  async cluster() {
+    const data = await this.call('GET', 'cluster', undefined, { what: 'Reading the cluster' });
+    if (!data || typeof data !== 'object' || !Array.isArray(data.nodes)) {
+      throw new ApiError("The server's answer is not a cluster description.", { code: 'bad_response' });
+    }
+    return data;
+  }
+
   /** POST /api/v1/sessions/{id}/publish → {seq, delivered}. */
   publish(sessionId, { topic, payload, publisherName }) {
     const body = { topic, payload };

@@ -7,14 +7,17 @@
 // the log; without it (404) the chart is estimated from the clients'
 // counters and the log says it is unavailable. Selecting a topic shows who
 // subscribes to it (GET …/topics/{topic}/presence) and its latest messages
-// (GET …/history), refreshed with the rest.
+// (GET …/history), refreshed with the rest. The Cluster panel (GET
+// /api/v1/cluster, refreshed with the clients) lists the nodes: one without
+// NATS, every node of the cluster with it; in a cluster each client carries
+// the id of the node it is connected to, shown in its row.
 
 import { AdminApi, EventStream } from './api.js';
 import { RateChart } from './chart.js';
 import { initPlayground } from './playground.js';
 import {
   $, h, reconcile, uid, formatCount, formatRate, formatBytes, formatClock, formatDateTime,
-  parseTime, relativeTime, checkName, checkSession, checkTopic, parsePayload, setFieldError,
+  parseTime, relativeTime, checkName, checkSession, checkTopic, parsePayload, setFieldError, formatDuration,
 } from './util.js';
 
 const TOKEN_KEY = 'switchboard.adminToken';
@@ -27,7 +30,8 @@ const KNOWN_COUNTERS = [
   ['bytes_in', 'bytes in'],
   ['bytes_out', 'bytes out'],
 ];
-const NON_COUNTERS = new Set(['client_id', 'name', 'session_id', 'remote_addr', 'connected_at', 'subscriptions', 'counters']);
+const NON_COUNTERS = new Set(['client_id', 'name', 'session_id', 'remote_addr', 'connected_at', 'subscriptions', 'counters', 'node']);
+const NODE_LABEL_MIN = 8; // characters of a node id shown, more only when two ids share them
 const HISTORY_LIMIT = 20;
 const PREVIEW_MAX = 200;
 
@@ -43,6 +47,9 @@ const state = {
   refreshError: null,
   clients: [],
   sessions: [],
+  cluster: null, // the latest GET /api/v1/cluster, normalized
+  clusterError: null,
+  clusterAt: 0, // when it was read, for the nodes' uptime
   lastStatsAt: 0,
   prevTotals: null,
   timer: null,
@@ -142,6 +149,8 @@ function signOut(reason) {
   storeToken(null);
   state.clients = [];
   state.sessions = [];
+  state.cluster = null;
+  state.clusterError = null;
   state.prevTotals = null;
   closeTopic({ restoreFocus: false });
   renderData();
@@ -222,11 +231,20 @@ async function refresh(force = false) {
   if (!api || (state.refreshing && !force)) return;
   state.refreshing = true;
   state.lastRefresh = Date.now();
-  const [clients, sessions] = await Promise.allSettled([api.listClients(), api.listSessions()]);
+  const [clients, sessions, cluster] = await Promise.allSettled([api.listClients(), api.listSessions(), api.cluster()]);
   state.refreshing = false;
   if (api !== state.api) return; // signed out meanwhile
-  const failure = [clients, sessions].find((r) => r.status === 'rejected')?.reason;
+  const failure = [clients, sessions, cluster].find((r) => r.status === 'rejected')?.reason;
   if (failure && handleAuthError(failure)) return;
+
+  // The cluster view is an extra: its failure leaves the clients alone.
+  if (cluster.status === 'fulfilled') {
+    state.cluster = normalizeCluster(cluster.value);
+    state.clusterError = null;
+    state.clusterAt = Date.now();
+  } else {
+    state.clusterError = cluster.reason;
+  }
 
   if (clients.status === 'fulfilled') state.clients = clients.value.map(normalizeClient).filter((c) => c.id);
   if (sessions.status === 'fulfilled') state.sessions = sessions.value.map(normalizeSession).filter((s) => s.id);
@@ -264,6 +282,7 @@ function normalizeClient(c) {
     name: String(c.name ?? ''),
     session: String(c.session_id ?? ''),
     remote: c.remote_addr ? String(c.remote_addr) : '',
+    node: c.node ? String(c.node) : '',
     connectedAt: parseTime(c.connected_at),
     subscriptions: normalizeSubscriptions(c.subscriptions),
     counters,
@@ -343,6 +362,7 @@ const parts = new WeakMap(); // element → its sub-elements
 const rowClient = new WeakMap(); // client row → latest client data
 
 function renderData() {
+  renderCluster();
   const groups = groupSessions();
   const list = $('[data-testid="session-list"]');
   reconcile(list, groups, { key: (g) => g.id, create: createSessionGroup, update: updateSessionGroup });
@@ -446,7 +466,8 @@ function updateClientRow(row, c) {
         datetime: c.connectedAt.toISOString(), title: formatDateTime(c.connectedAt),
         text: relativeTime(c.connectedAt),
       })]
-      : 'connected –')));
+      : 'connected –'),
+    c.node ? nodeBadge(c.node) : null));
   p.subs.replaceChildren(c.subscriptions.length
     ? h('ul', { class: 'chips', 'aria-label': `Subscriptions of ${label}` },
       c.subscriptions.map((s) => h('li', {}, h('code', { text: s }))))
@@ -565,6 +586,141 @@ function setPanelStatus(testid, text, kind = '') {
   if (el.textContent !== text) el.textContent = text;
   el.dataset.kind = kind;
   el.hidden = !text;
+}
+
+// ---- cluster ---------------------------------------------------------------------------
+
+function normalizeCluster(c) {
+  const nodes = (Array.isArray(c.nodes) ? c.nodes : []).filter((n) => n && typeof n === 'object').map((n) => {
+    const started = parseTime(n.started);
+    return {
+      id: String(n.id ?? ''),
+      addr: n.addr ? String(n.addr) : '',
+      nats: n.nats ? String(n.nats) : '',
+      version: n.version ? String(n.version) : '',
+      // Go's zero time (a node that does not know when it started) is no time.
+      started: started && started.getUTCFullYear() > 1970 ? started : null,
+      clients: typeof n.clients === 'number' ? n.clients : null,
+      sessions: typeof n.sessions === 'number' ? n.sessions : null,
+      self: n.self === true,
+    };
+  }).filter((n) => n.id);
+  nodes.sort((a, b) => Number(b.self) - Number(a.self) || a.id.localeCompare(b.id));
+  return {
+    mode: c.mode === 'cluster' ? 'cluster' : 'single',
+    node: String(c.node ?? ''),
+    epoch: c.epoch == null ? '' : String(c.epoch),
+    nodes,
+  };
+}
+
+const isSelfNode = (id) => !!state.cluster && state.cluster.mode === 'cluster' && id === state.cluster.node;
+
+/**
+ * A node's short label: the first NODE_LABEL_MIN characters of its id, or
+ * as many more as it takes to tell it from every other node known.
+ */
+function nodeLabel(id) {
+  const others = (state.cluster?.nodes ?? []).map((n) => n.id).filter((o) => o !== id);
+  for (let n = NODE_LABEL_MIN; n < id.length; n++) {
+    const prefix = id.slice(0, n);
+    if (!others.some((o) => o.startsWith(prefix))) return prefix;
+  }
+  return id;
+}
+
+/** The node a client is connected to, in its row: "node n3f2a91c", or "this node" for ours. */
+function nodeBadge(id) {
+  const self = isSelfNode(id);
+  return h('span', { class: 'client-node' },
+    h('span', {
+      class: 'badge node-badge', 'data-testid': 'client-node', 'data-node-id': id, 'data-self': String(self),
+      title: self ? `Connected to node ${id}, the node serving this dashboard` : `Connected to node ${id}`,
+    }, self ? 'this node' : [h('span', { class: 'muted', text: 'node ' }), h('span', { class: 'node-short', text: nodeLabel(id) })]));
+}
+
+let lastClusterSummary = '';
+
+function renderCluster() {
+  const c = state.token ? state.cluster : null;
+  const mode = $('[data-testid="cluster-mode"]');
+  const table = $('[data-testid="cluster-nodes"]');
+  const empty = $('[data-testid="cluster-empty"]');
+  const err = state.token ? state.clusterError : null;
+
+  mode.hidden = !c;
+  mode.dataset.mode = c?.mode ?? '';
+  mode.textContent = !c ? '' : c.mode === 'cluster' ? 'Cluster' : 'Single node';
+
+  let summary = '';
+  if (c?.mode === 'cluster') {
+    summary = `${plural(c.nodes.length, 'node')} ${c.nodes.length === 1 ? 'serves' : 'serve'} the same sessions over NATS.${c.epoch ? ` Epoch ${c.epoch}.` : ''}`;
+  } else if (c) {
+    summary = 'Single node: this server runs without NATS, so every client is connected to it.';
+  }
+  // Announced (aria-live) when it changes, e.g. a node joins or leaves; not on every refresh.
+  if (summary !== lastClusterSummary) {
+    $('[data-testid="cluster-summary"]').textContent = summary;
+    lastClusterSummary = summary;
+  }
+
+  let status = '';
+  let kind = '';
+  if (err?.missing) {
+    status = 'This server does not describe its nodes (no GET /api/v1/cluster).';
+  } else if (err) {
+    status = `Could not read the cluster: ${errorText(err)}${c ? ' Showing the last answer.' : ''}`;
+    kind = 'error';
+  }
+  setPanelStatus('cluster-status', status, kind);
+
+  const nodes = c?.nodes ?? [];
+  reconcile($('[data-testid="node-rows"]'), nodes, { key: (n) => n.id, create: createNodeRow, update: updateNodeRow });
+  table.hidden = nodes.length === 0;
+  empty.hidden = nodes.length > 0 || (state.token && (!!err || !state.lastOk));
+  empty.textContent = state.token ? 'No nodes known.' : 'Enter the admin token to see the nodes.';
+
+  // The top bar's totals come from this node's event stream.
+  $('.stats').setAttribute('aria-label', c?.mode === 'cluster' ? 'Totals of this node' : 'Server totals');
+  $('.stats').title = c?.mode === 'cluster' ? 'Totals of this node; the Cluster panel has every node\'s.' : '';
+}
+
+function createNodeRow(n) {
+  const cells = {
+    node: h('th', { scope: 'row', 'data-label': 'Node', class: 'cell-node' }),
+    addr: h('td', { 'data-label': 'Address', class: 'cell-addr small' }),
+    clients: h('td', { 'data-label': 'Clients', class: 'num', 'data-testid': 'node-clients' }),
+    sessions: h('td', { 'data-label': 'Sessions', class: 'num', 'data-testid': 'node-sessions' }),
+    up: h('td', { 'data-label': 'Up for', class: 'small', 'data-testid': 'node-uptime' }),
+  };
+  const row = h('tr', { 'data-testid': 'node-row', 'data-node-id': n.id }, Object.values(cells));
+  parts.set(row, cells);
+  return row;
+}
+
+function updateNodeRow(row, n) {
+  const p = parts.get(row);
+  const single = state.cluster?.mode !== 'cluster';
+  row.dataset.self = String(n.self && !single);
+  p.node.replaceChildren(h('div', { class: 'cell-stack' },
+    h('span', { class: 'node-name' },
+      single
+        ? h('span', { class: 'node-label node-single', 'data-testid': 'node-label', text: 'This server' })
+        : h('span', { class: 'node-label', 'data-testid': 'node-label', text: nodeLabel(n.id) }),
+      n.self && !single ? h('span', { class: 'badge badge-self', 'data-testid': 'node-self', text: 'this node' }) : null),
+    single ? null : h('code', { class: 'client-id', 'data-testid': 'node-id', text: n.id }),
+    n.version ? h('span', { class: 'node-version muted small', text: `version ${n.version}` }) : null));
+  p.addr.replaceChildren(h('div', { class: 'cell-stack' },
+    h('code', { class: 'ellipsis', title: n.addr, 'data-testid': 'node-addr', text: n.addr || '–' }),
+    n.nats ? h('code', { class: 'ellipsis muted', title: `NATS: ${n.nats}`, text: n.nats }) : null));
+  p.clients.textContent = formatCount(n.clients ?? undefined);
+  p.sessions.textContent = formatCount(n.sessions ?? undefined);
+  p.up.replaceChildren(n.started
+    ? h('time', {
+      datetime: n.started.toISOString(), title: `Started ${formatDateTime(n.started)}`,
+      text: formatDuration(state.clusterAt - n.started.getTime()),
+    })
+    : h('span', { class: 'muted', text: '–' }));
 }
 
 // ---- topic details: presence and history ---------------------------------------------
@@ -1001,7 +1157,8 @@ function openSend(client, opener) {
   sendOpener = opener;
   const dialog = $('[data-testid="send-dialog"]');
   $('#send-title').textContent = `Send to ${client.name || client.id}`;
-  $('[data-testid="send-target"]').textContent = `Client ${client.id} in session ${client.session}. Delivered whether or not it subscribes to the topic.`;
+  const on = client.node ? ` on node ${nodeLabel(client.node)}` : '';
+  $('[data-testid="send-target"]').textContent = `Client ${client.id} in session ${client.session}${on}. Delivered whether or not it subscribes to the topic.`;
   setResult($('[data-testid="send-result"]'), '', '');
   const form = $('[data-testid="send-form"]');
   setFieldError(form.elements.topic, '');

@@ -245,3 +245,22 @@ export function sleep(ms, signal) {
     signal?.addEventListener('abort', done, { once: true });
   });
 }
+
+const DURATION_UNITS = [['d', 86_400], ['h', 3600], ['min', 60], ['s', 1]];
+
+/** A duration in ms by its two largest units: "45 s", "3 min 12 s", "2 h", "3 d 4 h". Negative counts as 0. */
+export function formatDuration(ms) {
+  if (typeof ms !== 'number' || !Number.isFinite(ms)) return '–';
+  let rest = Math.floor(Math.max(0, ms) / 1000);
+  const parts = [];
+  for (const [unit, size] of DURATION_UNITS) {
+    const n = Math.floor(rest / size);
+    rest -= n * size;
+    if (parts.length) {
+      if (n) parts.push(`${n} ${unit}`);
+      break;
+    }
+    if (n) parts.push(`${n} ${unit}`);
+  }
+  return parts.length ? parts.join(' ') : '0 s';
+}
