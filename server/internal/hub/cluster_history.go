@@ -26,14 +26,7 @@ func (h *Hub) historyEngine(sessionID, topic string, q HistoryQuery, limit int) 
 		}
 		msgs = msgs[i:]
 	}
-	if len(msgs) > limit {
-		p.More = true
-		if q.Since != nil {
-			msgs = msgs[:limit]
-		} else {
-			msgs = msgs[len(msgs)-limit:]
-		}
-	}
+	msgs, p.More = page(msgs, q, limit)
 	for i := range msgs {
 		p.Messages = append(p.Messages, json.RawMessage(encodeMessage(&msgs[i].Msg)))
 	}

@@ -386,18 +386,23 @@ func (h *Hub) History(sessionID, topic string, q HistoryQuery) (*HistoryPage, er
 	entries := st.hist.Since(after, nil)
 	p := &HistoryPage{SessionID: sessionID, Topic: topic, Epoch: st.epoch, Seq: st.seq,
 		FirstSeq: st.hist.First(), Messages: []json.RawMessage{}}
-	if len(entries) > limit {
-		p.More = true
-		if q.Since != nil {
-			entries = entries[:limit]
-		} else {
-			entries = entries[len(entries)-limit:]
-		}
-	}
+	entries, p.More = page(entries, q, limit)
 	for _, e := range entries {
 		p.Messages = append(p.Messages, json.RawMessage(e.Data))
 	}
 	return p, nil
+}
+
+// page cuts a history to limit messages: the first ones after q.Since, or
+// the latest; more reports whether some were cut.
+func page[T any](xs []T, q HistoryQuery, limit int) (_ []T, more bool) {
+	if len(xs) <= limit {
+		return xs, false
+	}
+	if q.Since != nil {
+		return xs[:limit], true
+	}
+	return xs[len(xs)-limit:], true
 }
 
 // Load restores the histories Options.Store kept (a durable store's, after

@@ -62,21 +62,8 @@ func (e *Engine) startCluster() error {
 // Interest implements hub.Engine: one NATS subscription per (session,
 // pattern) that this node's clients subscribe to.
 func (e *Engine) Interest(session, pattern string, on bool) {
-	key := session + "\x00" + pattern
-	e.imu.Lock()
-	defer e.imu.Unlock()
-	if !on {
-		if sub := e.interest[key]; sub != nil {
-			sub.Unsubscribe()
-			delete(e.interest, key)
-		}
-		return
-	}
-	if e.interest[key] != nil {
-		return
-	}
 	prefix := e.cfg.Prefix + ".q." + encodeSession(session) + "."
-	sub, err := e.nc.Subscribe(prefix+pattern, func(msg *nats.Msg) {
+	e.toggle(session+"\x00"+pattern, prefix+pattern, on, func(msg *nats.Msg) {
 		h := msg.Header
 		if h.Get(hdrNode) == e.node {
 			return // its own, delivered there already
@@ -91,8 +78,26 @@ func (e *Engine) Interest(session, pattern string, on bool) {
 			msg.Respond(nil)
 		}
 	})
+}
+
+// toggle subscribes handle to subject under key (on), or ends that
+// subscription (off); subscribing twice under one key is a no-op.
+func (e *Engine) toggle(key, subject string, on bool, handle nats.MsgHandler) {
+	e.imu.Lock()
+	defer e.imu.Unlock()
+	if !on {
+		if sub := e.interest[key]; sub != nil {
+			sub.Unsubscribe()
+			delete(e.interest, key)
+		}
+		return
+	}
+	if e.interest[key] != nil {
+		return
+	}
+	sub, err := e.nc.Subscribe(subject, handle)
 	if err != nil {
-		e.log.Warn("nats: subscribe", "subject", prefix+pattern, "err", err)
+		e.log.Warn("nats: subscribe", "subject", subject, "err", err)
 		return
 	}
 	e.interest[key] = sub

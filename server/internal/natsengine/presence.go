@@ -12,21 +12,7 @@ import (
 
 // PresenceInterest implements the hub's presence engine.
 func (e *Engine) PresenceInterest(session, topic string, on bool) {
-	key := "pe\x00" + session + "\x00" + topic
-	e.imu.Lock()
-	defer e.imu.Unlock()
-	if !on {
-		if sub := e.interest[key]; sub != nil {
-			sub.Unsubscribe()
-			delete(e.interest, key)
-		}
-		return
-	}
-	if e.interest[key] != nil {
-		return
-	}
-	subject := e.presenceSubject(session, topic)
-	sub, err := e.nc.Subscribe(subject, func(msg *nats.Msg) {
+	e.toggle("pe\x00"+session+"\x00"+topic, e.presenceSubject(session, topic), on, func(msg *nats.Msg) {
 		if msg.Header.Get(hdrNode) == e.node {
 			return
 		}
@@ -36,11 +22,6 @@ func (e *Engine) PresenceInterest(session, topic string, on bool) {
 			d.DeliverPresenceEvent(session, topic, msg.Data)
 		}
 	})
-	if err != nil {
-		e.log.Warn("nats: subscribe", "subject", subject, "err", err)
-		return
-	}
-	e.interest[key] = sub
 }
 
 // PresenceEvent implements the hub's presence engine.
