@@ -161,6 +161,17 @@ func Split(frame []byte, fn func(obj []byte) error) error {
 // ErrMissingType; the id is recovered when possible so that an error reply
 // can carry it.
 func Decode(obj []byte, f *Frame) error {
+	if decodeFast(obj, f) { // the common flat objects, without reflection
+		if f.Type == "" {
+			return ErrMissingType
+		}
+		return nil
+	}
+	return decodeJSON(obj, f)
+}
+
+// decodeJSON is Decode through encoding/json: the reference behaviour.
+func decodeJSON(obj []byte, f *Frame) error {
 	*f = Frame{}
 	if err := json.Unmarshal(obj, f); err != nil {
 		var probe struct {

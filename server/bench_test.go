@@ -75,3 +75,25 @@ func BenchmarkFanoutWebSocket(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkConnectWebSocket measures what T5 (docs/performance.md) counts,
+// in one process: dial over loopback, hello, welcome, subscribe, ack; then
+// the connection is dropped (so that any b.N fits the open-files limit).
+// The client side runs in the same process: cpu-µs/conn is an upper bound
+// of the server's share; allocs/op is mostly the server's.
+func BenchmarkConnectWebSocket(b *testing.B) {
+	s := newServer(b, Config{})
+	b.ReportAllocs()
+	b.ResetTimer()
+	cpu0 := cpuTime()
+	n := 0
+	for b.Loop() {
+		c := s.connect(b, fmt.Sprintf("c%d", n), "s")
+		c.send(`{"type":"subscribe","id":"1","topic":"bench"}`)
+		c.expect("ack")
+		c.ws.CloseNow()
+		n++
+	}
+	b.StopTimer()
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(n)*1e6, "cpu-µs/conn")
+}

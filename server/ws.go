@@ -54,7 +54,10 @@ func (s *Server) handleWS(c echo.Context) error {
 		return apiErr(http.StatusServiceUnavailable, protocol.CodeInternal, "server shutting down")
 	}
 	r := c.Request()
-	query := r.URL.Query() // read before Accept: the request is not ours afterwards
+	var query url.Values // read before Accept: the request is not ours afterwards
+	if r.URL.RawQuery != "" {
+		query = r.URL.Query() // not parsed (a map per connection) when there is none
+	}
 	wc := &wsConn{srv: s, created: s.now()}
 	wc.lastRead.Store(wc.created)
 	wc.lastPing.Store(wc.created)
@@ -112,13 +115,16 @@ func (s *Server) handleWS(c echo.Context) error {
 
 // coder/websocket keeps the bufio.Reader and bufio.Writer that Hijack returns
 // as the connection's read and write buffers for its whole life; net/http
-// hands over 4 KiB ones. Smaller ones save ~5 KiB per idle connection
+// hands over 4 KiB ones. Smaller ones save ~6 KiB per idle connection
 // (docs/performance.md, T4). A client frame above wsReadBufSize costs an
 // extra read(2); a server frame above wsWriteBufSize an extra write(2)
-// (coder/websocket buffers the header, then the payload).
+// (coder/websocket buffers the header, then the payload). Single messages
+// (welcome, ack, one message at a time) fit in 1 KiB; batches at high rates
+// are tens of KiB and pay the extra write(2) with 2 or 4 KiB too: measured,
+// 1 KiB did not cost fan-out CPU (T1) and saves 0.4-1 KiB per connection.
 const (
 	wsReadBufSize  = 1 << 10
-	wsWriteBufSize = 2 << 10
+	wsWriteBufSize = 1 << 10
 )
 
 // smallBufHijacker is the ResponseWriter given to websocket.Accept: its
@@ -376,7 +382,9 @@ func (wc *wsConn) hello(f *protocol.Frame) {
 		return
 	}
 	cfg := &wc.srv.cfg
-	welcome := protocol.AppendWelcome(nil, &protocol.Welcome{
+	// Sized for the whole object at once (appending to nil regrows it
+	// several times: measurable when 10,000 clients connect).
+	welcome := protocol.AppendWelcome(make([]byte, 0, 192+len(wc.hc.ID())+len(f.Name)+len(session)+len(cfg.Version)), &protocol.Welcome{
 		ClientID:      wc.hc.ID(),
 		Name:          f.Name,
 		SessionID:     session,
