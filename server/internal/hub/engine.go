@@ -47,7 +47,8 @@ type Engine interface {
 	Publish(m *protocol.Message, origin, from, msgID string, ifSeq *uint64, done func(seq uint64, dup bool, err error))
 	// Replay returns session topic's stored messages with after < seq ≤
 	// upTo, in order. ok is false when the message with seq after is no
-	// longer stored (some that followed it may be gone too).
+	// longer stored (some that followed it may be gone too). upTo
+	// math.MaxUint64 means every one stored after after (History).
 	Replay(ctx context.Context, session, topic string, after, upTo uint64) (msgs []Delivery, ok bool, err error)
 
 	// Interest tells the engine that this node's clients subscribe (on)

@@ -22,6 +22,7 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
+	"math"
 	"os"
 	"strconv"
 	"strings"
@@ -360,7 +361,7 @@ func (e *Engine) consume(session string, w *watch) {
 		if md.NumPending == 0 {
 			e.ready(w, nil)
 		}
-	})
+	}, jetstream.PullHeartbeat(consumeHeartbeat))
 	if err != nil {
 		e.ready(w, fmt.Errorf("natsengine: consume: %w", err))
 		return
@@ -376,6 +377,13 @@ func (e *Engine) consume(session string, w *watch) {
 		e.ready(w, nil) // nothing stored for the session
 	}
 }
+
+// consumeHeartbeat is how often an idle consumer hears from its server.
+// A consumer (R1, on one of the stream's nodes) silent for twice as long is
+// made again from where it was, so that is how long the session's messages
+// stop reaching this node when the consumer's node is lost. The library's
+// default for ordered consumers, 5 s, stalled them for 10 s.
+const consumeHeartbeat = time.Second
 
 func (e *Engine) ready(w *watch, err error) {
 	w.once.Do(func() {
@@ -449,6 +457,18 @@ func (e *Engine) publish(m *protocol.Message, origin, from, msgID string, ifSeq 
 	// The first attempt is made here, so that one connection's publishes
 	// reach the stream in the order it made them.
 	fut, err := e.js.PublishMsgAsync(msg, opts...)
+	// Too many publishes await their acks (the stream is slower than the
+	// publishers): wait here, which holds back this connection's next
+	// publishes, rather than drop it. Bounded like a retry.
+	for deadline := time.Now().Add(publishRetry); errors.Is(err, jetstream.ErrTooManyStalledMsgs) && time.Now().Before(deadline); {
+		select {
+		case <-e.quit:
+		default:
+			fut, err = e.js.PublishMsgAsync(msg, opts...)
+			continue
+		}
+		break
+	}
 	go e.awaitAck(msg, msgID != "", fut, err, done)
 }
 
@@ -500,16 +520,25 @@ func (e *Engine) awaitAck(msg *nats.Msg, idempotent bool, fut jetstream.PubAckFu
 // elected), and, for an idempotent publish (with a message id, which
 // JetStream stores once), when its ack did not come (the leader that got
 // it may be gone; if it was stored after all, the next attempt is
-// answered with its seq as a duplicate).
+// answered with its seq as a duplicate) or when a publish with its id is
+// still being stored (the attempt of a lost leader, which the new one
+// completes).
 func retriable(err error, idempotent bool) bool {
+	var apiErr *jetstream.APIError
 	switch {
 	case errors.Is(err, jetstream.ErrNoStreamResponse), errors.Is(err, nats.ErrNoResponders):
 		return true
 	case errors.Is(err, jetstream.ErrAsyncPublishTimeout):
 		return idempotent
+	case errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrDuplicateInProcess:
+		return idempotent
 	}
 	return false
 }
+
+// jsErrDuplicateInProcess is JetStream's "duplicate message id is in
+// process" (nats.go names no constant for it).
+const jsErrDuplicateInProcess jetstream.ErrorCode = 10158
 
 // publishErr maps JetStream's wrong-last-sequence error to conflict.
 func publishErr(err error) error {
@@ -527,8 +556,18 @@ func publishErr(err error) error {
 // Replay implements hub.Engine.
 func (e *Engine) Replay(ctx context.Context, session, topic string, after, upTo uint64) ([]hub.Delivery, bool, error) {
 	subject := e.subj.topic(session, topic)
+	seen := upTo != math.MaxUint64 // upTo is a message of subject's that this node has had
+	if after > 0 && seen {
+		// upTo first: the replica that answers has caught up with this
+		// node once it has upTo.
+		if _, err := e.getMsg(ctx, upTo, "", true); errors.Is(err, jetstream.ErrMsgNotFound) {
+			return nil, false, nil // gone meanwhile: so may the others be
+		} else if err != nil {
+			return nil, false, err
+		}
+	}
 	if after > 0 {
-		m, err := e.stream.GetMsg(ctx, after)
+		m, err := e.getMsg(ctx, after, "", false)
 		if errors.Is(err, jetstream.ErrMsgNotFound) || err == nil && m.Subject != subject {
 			return nil, false, nil
 		}
@@ -538,9 +577,13 @@ func (e *Engine) Replay(ctx context.Context, session, topic string, after, upTo 
 	}
 	var out []hub.Delivery
 	for seq := after + 1; seq <= upTo; {
-		m, err := e.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(subject))
+		// With upTo seen, a next one up to it exists.
+		m, err := e.getMsg(ctx, seq, subject, seen)
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
-			break
+			if !seen { // (History: everything stored)
+				break
+			}
+			return nil, false, nil
 		}
 		if err != nil {
 			return nil, false, err
@@ -553,6 +596,44 @@ func (e *Engine) Replay(ctx context.Context, session, topic string, after, upTo 
 	}
 	return out, true, nil
 }
+
+// getMsg reads the stream's message seq (with subject: the next of
+// subject from seq). Any replica answers: while the stream loses a node
+// and elects a leader there may be none for a moment (no responders), the
+// request may go to the node being lost (no answer), and a replica may lag
+// behind this node (not found, although seq exists when exists is set:
+// for up to replicaLag; after that, it was removed). Each is asked again,
+// every attempt bounded by getAttempt, until ctx ends.
+func (e *Engine) getMsg(ctx context.Context, seq uint64, subject string, exists bool) (*jetstream.RawStreamMsg, error) {
+	var opts []jetstream.GetMsgOpt
+	if subject != "" {
+		opts = append(opts, jetstream.WithGetMsgSubject(subject))
+	}
+	start := time.Now()
+	for wait := 10 * time.Millisecond; ; wait = min(2*wait, 250*time.Millisecond) {
+		actx, cancel := context.WithTimeout(ctx, getAttempt)
+		m, err := e.stream.GetMsg(actx, seq, opts...)
+		cancel()
+		again := errors.Is(err, nats.ErrNoResponders) || errors.Is(err, context.DeadlineExceeded) && ctx.Err() == nil ||
+			exists && errors.Is(err, jetstream.ErrMsgNotFound) && time.Since(start) < replicaLag
+		if err == nil || !again {
+			return m, err
+		}
+		e.log.Debug("replay: trying again", "seq", seq, "err", err)
+		select {
+		case <-ctx.Done():
+			return nil, fmt.Errorf("natsengine: get message %d: %w (last: %w)", seq, ctx.Err(), err)
+		case <-time.After(wait):
+		}
+	}
+}
+
+// getAttempt bounds one attempt of getMsg, replicaLag how long a message
+// known to exist may be missing from the replica that answers.
+const (
+	getAttempt = 500 * time.Millisecond
+	replicaLag = time.Second
+)
 
 // Close stops every consumer, the connection and the embedded node.
 func (e *Engine) Close() {
