@@ -7,6 +7,8 @@ import (
 	"io"
 	"os"
 	"runtime/pprof"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/switchboardhq/switchboard/internal/bench"
@@ -65,9 +67,22 @@ type benchFlags struct {
 }
 
 func (bf *benchFlags) register(fs *flag.FlagSet, floorDefault bool) {
-	fs.StringVar(&bf.c.URL, "url", "ws://127.0.0.1:8080/ws", "server WebSocket URL; loopback only")
+	fs.StringVar(&bf.c.URL, "url", "ws://127.0.0.1:8080/ws", "server WebSocket URL; loopback only (fanout: several, comma-separated, spread the subscribers over the nodes of a cluster; publishers use the first)")
 	fs.StringVar(&bf.c.Target, "target", "switchboard", "label of the target in the report")
-	fs.IntVar(&bf.c.ServerPID, "server-pid", 0, "the server's PID: report its CPU-seconds per 1M and RSS per connection from /proc")
+	fs.Func("server-pid", "the server's PID: report its CPU-seconds per 1M and RSS per connection from /proc (a cluster: every node's PID, comma-separated, summed)", func(v string) error {
+		for i, f := range strings.Split(v, ",") {
+			pid, err := strconv.Atoi(strings.TrimSpace(f))
+			if err != nil || pid <= 0 {
+				return fmt.Errorf("want a PID (or several, comma-separated), got %q", f)
+			}
+			if i == 0 {
+				bf.c.ServerPID = pid
+			} else {
+				bf.c.ExtraPIDs = append(bf.c.ExtraPIDs, pid)
+			}
+		}
+		return nil
+	})
 	fs.DurationVar(&bf.c.Duration, "duration", bench.DefaultDuration, fmt.Sprintf("measured window (idle: how long connections are held), at most %v", bench.MaxDuration))
 	fs.DurationVar(&bf.c.Warmup, "warmup", bench.DefaultWarmup, "load before the measured window, not counted (0: none)")
 	fs.DurationVar(&bf.c.SetupTimeout, "setup-timeout", bench.DefaultSetupTimeout, "bound on opening every connection")

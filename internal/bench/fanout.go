@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -143,9 +144,15 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Result, error) {
 	if err := cfg.normalize(); err != nil {
 		return nil, err
 	}
-	u, err := CheckURL(cfg.URL)
-	if err != nil {
-		return nil, err
+	// Several URLs (nodes of a cluster): subscribers round robin over
+	// them, publishers on the first.
+	var dialers []*dialer
+	for _, raw := range strings.Split(cfg.URL, ",") {
+		u, err := CheckURL(raw)
+		if err != nil {
+			return nil, err
+		}
+		dialers = append(dialers, newDialer(u, cfg.PerSourceIP))
 	}
 	r := &fanoutRun{cfg: cfg, clock: NewClock(), subsOf: make([]int64, cfg.Topics), published: make([]atomic.Int64, cfg.Topics)}
 	for t := range cfg.Topics {
@@ -153,14 +160,13 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Result, error) {
 	}
 	r.subs = make([]*fanoutSub, cfg.Subscribers)
 	r.pubs = make([]*fanoutPub, cfg.Publishers)
-	probe := procProbe{cfg.ServerPID}
+	probe := newProbe(&cfg.Common)
 	base, err := probe.sample()
 	if err != nil {
 		return nil, err
 	}
 
 	// Connect: subscribers first, then publishers.
-	d := newDialer(u, cfg.PerSourceIP)
 	var connected atomic.Int64
 	stopProgress := make(chan struct{})
 	n := cfg.Subscribers + cfg.Publishers
@@ -179,6 +185,10 @@ func Fanout(ctx context.Context, cfg FanoutConfig) (*Result, error) {
 	defer func() { close(stopProgress); waitProgress() }()
 	setupCtx, cancel := context.WithTimeout(ctx, cfg.SetupTimeout)
 	err = connectAll(setupCtx, n, cfg.DialConcurrency, &connected, func(ctx context.Context, i int) error {
+		d := dialers[0]
+		if i < cfg.Subscribers {
+			d = dialers[i%len(dialers)]
+		}
 		c, err := d.dial(ctx, i)
 		if err != nil {
 			return err

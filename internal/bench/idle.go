@@ -71,7 +71,7 @@ func Idle(ctx context.Context, cfg IdleConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	probe := procProbe{cfg.ServerPID}
+	probe := newProbe(&cfg.Common)
 	base, err := probe.sample()
 	if err != nil {
 		return nil, err

@@ -65,7 +65,7 @@ func ReqRep(ctx context.Context, cfg ReqRepConfig) (*Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	probe := procProbe{cfg.ServerPID}
+	probe := newProbe(&cfg.Common)
 	base, err := probe.sample()
 	if err != nil {
 		return nil, err

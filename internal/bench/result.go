@@ -251,8 +251,11 @@ func (e *errorLog) fill(r *Result) {
 
 // procProbe samples a process (the server) and this process.
 type procProbe struct {
-	pid int // 0: no server sampling
+	pid   int   // 0: no server sampling
+	extra []int // more server processes, summed with pid
 }
+
+func newProbe(c *Common) procProbe { return procProbe{c.ServerPID, c.ExtraPIDs} }
 
 type probeSample struct {
 	server, self ProcSample
@@ -266,6 +269,14 @@ func (p procProbe) sample() (probeSample, error) {
 	if p.pid > 0 {
 		if s.server, err = ReadProc(p.pid); err != nil {
 			return s, err
+		}
+		for _, pid := range p.extra {
+			x, err := ReadProc(pid)
+			if err != nil {
+				return s, err
+			}
+			s.server.CPU += x.CPU
+			s.server.RSS += x.RSS
 		}
 		s.serverOK = true
 	}

@@ -35,8 +35,10 @@ type Common struct {
 	Target string // label in reports; default "switchboard"
 
 	// ServerPID, when not 0, is the process whose CPU time and RSS are
-	// reported (from /proc).
+	// reported (from /proc). ExtraPIDs are more server processes (the
+	// other nodes of a cluster) counted together with it.
 	ServerPID int
+	ExtraPIDs []int
 
 	Duration        time.Duration // measured window; default 10 s, at most MaxDuration
 	Warmup          time.Duration // before the window; default 2 s (negative: none)
