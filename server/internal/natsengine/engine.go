@@ -27,6 +27,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -125,6 +126,8 @@ type Engine struct {
 
 	admin admin // admin.go
 
+	gapsFilled, gapsLost atomic.Uint64 // delivery.go
+
 	br *bridge // nil: no bridge (bridge.go)
 }
 
@@ -133,8 +136,24 @@ type watch struct {
 	refs  int
 	ready chan struct{} // closed when the snapshot has been delivered
 	once  sync.Once
-	err   error // set before ready is closed
-	cc    jetstream.ConsumeContext
+	err   error                    // set before ready is closed
+	cc    jetstream.ConsumeContext // the snapshot's consumer, until it is done
+	sub   *nats.Subscription       // the session's republished messages (delivery.go)
+
+	dmu      sync.Mutex        // serializes deliveries; guards last
+	last     map[string]uint64 // topic → seq of the latest message delivered
+	catching atomic.Bool       // a catchUp runs
+	catchReq atomic.Bool       // a catchUp is wanted
+}
+
+// stop ends w's subscriptions.
+func (w *watch) stop() {
+	if w.cc != nil {
+		w.cc.Stop()
+	}
+	if w.sub != nil {
+		w.sub.Unsubscribe()
+	}
 }
 
 // Headers of a stored message: the protocol fields that are not the
@@ -221,7 +240,17 @@ func (e *Engine) start(ctx context.Context) error {
 				e.log.Warn("nats: disconnected", "err", err)
 			}
 		}),
-		nats.ReconnectHandler(func(nc *nats.Conn) { e.log.Info("nats: reconnected", "url", nc.ConnectedUrlRedacted()) }),
+		nats.ReconnectHandler(func(nc *nats.Conn) {
+			e.log.Info("nats: reconnected", "url", nc.ConnectedUrlRedacted())
+			e.catchUpAll() // what was republished meanwhile is gone (delivery.go)
+		}),
+		nats.ErrorHandler(func(_ *nats.Conn, sub *nats.Subscription, err error) {
+			if errors.Is(err, nats.ErrSlowConsumer) {
+				e.catchUpAll() // the connection dropped messages (delivery.go)
+				return
+			}
+			e.log.Warn("nats: asynchronous error", "err", err)
+		}),
 	}
 	if e.cfg.CredsFile != "" {
 		opts = append(opts, nats.UserCredentials(e.cfg.CredsFile))
@@ -256,6 +285,11 @@ func (e *Engine) start(ctx context.Context) error {
 		Replicas:          e.cfg.Replicas,
 		Discard:           jetstream.DiscardOld,
 		AllowDirect:       true,
+		// Every stored message is republished, in the stream's order, on
+		// <prefix>.rp.<session>.<topic> with its seq and the seq of its
+		// topic's previous message: nodes receive their sessions' messages
+		// there (delivery.go).
+		RePublish: &jetstream.RePublish{Source: e.subj.msgs + ">", Destination: e.cfg.Prefix + ".rp.>"},
 	}
 	// In a cluster that is starting, JetStream answers once it has a meta
 	// leader and enough peers for the replicas: retry until then.
@@ -329,62 +363,6 @@ func (e *Engine) Watch(ctx context.Context, session string) error {
 	}
 }
 
-// consume starts w's ordered consumer of session's messages.
-func (e *Engine) consume(session string, w *watch) {
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	prefix := e.subj.session(session)
-	cons, err := e.js.OrderedConsumer(ctx, e.name, jetstream.OrderedConsumerConfig{
-		FilterSubjects: []string{prefix + ">"},
-		DeliverPolicy:  jetstream.DeliverLastPerSubjectPolicy,
-	})
-	if err != nil {
-		e.ready(w, fmt.Errorf("natsengine: consumer: %w", err))
-		return
-	}
-	cc, err := cons.Consume(func(msg jetstream.Msg) {
-		md, err := msg.Metadata()
-		if err != nil {
-			return
-		}
-		topic, ok := strings.CutPrefix(msg.Subject(), prefix)
-		if !ok {
-			return
-		}
-		d := delivery(session, topic, md.Sequence.Stream, msg.Headers(), msg.Data())
-		select {
-		case <-w.ready:
-		default:
-			d.Initial = true
-		}
-		e.sink.Deliver(d)
-		if md.NumPending == 0 {
-			e.ready(w, nil)
-		}
-	}, jetstream.PullHeartbeat(consumeHeartbeat))
-	if err != nil {
-		e.ready(w, fmt.Errorf("natsengine: consume: %w", err))
-		return
-	}
-	e.mu.Lock()
-	w.cc = cc
-	stop := w.refs == 0 || e.closed // all gone while it started
-	e.mu.Unlock()
-	if stop {
-		cc.Stop()
-	}
-	if info := cons.CachedInfo(); info != nil && info.NumPending == 0 {
-		e.ready(w, nil) // nothing stored for the session
-	}
-}
-
-// consumeHeartbeat is how often an idle consumer hears from its server.
-// A consumer (R1, on one of the stream's nodes) silent for twice as long is
-// made again from where it was, so that is how long the session's messages
-// stop reaching this node when the consumer's node is lost. The library's
-// default for ordered consumers, 5 s, stalled them for 10 s.
-const consumeHeartbeat = time.Second
-
 func (e *Engine) ready(w *watch, err error) {
 	w.once.Do(func() {
 		w.err = err
@@ -417,15 +395,11 @@ func (e *Engine) Unwatch(session string) {
 		return
 	}
 	w.refs--
-	var cc jetstream.ConsumeContext
 	if w.refs <= 0 {
 		delete(e.watches, session)
-		cc = w.cc
+		w.stop()
 	}
 	e.mu.Unlock()
-	if cc != nil {
-		cc.Stop()
-	}
 }
 
 // Publish implements hub.Engine. A publish stored in a bridged topic also
@@ -642,17 +616,11 @@ func (e *Engine) Close() {
 		close(e.quit)
 	}
 	e.closed = true
-	var ccs []jetstream.ConsumeContext
 	for s, w := range e.watches {
-		if w.cc != nil {
-			ccs = append(ccs, w.cc)
-		}
+		w.stop()
 		delete(e.watches, s)
 	}
 	e.mu.Unlock()
-	for _, cc := range ccs {
-		cc.Stop()
-	}
 	e.stopBridge()
 	e.stopAdmin()
 	if e.nc != nil {
@@ -666,3 +634,8 @@ func (e *Engine) Close() {
 		os.RemoveAll(e.tmp)
 	}
 }
+
+// Gaps reports how often this node missed republished messages and read
+// them from the stream (filled), and how often some were no longer stored
+// (lost: this node's subscribers missed them).
+func (e *Engine) Gaps() (filled, lost uint64) { return e.gapsFilled.Load(), e.gapsLost.Load() }
