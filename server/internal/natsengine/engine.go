@@ -8,12 +8,14 @@
 // message's seq: strictly increasing per (session, topic) across the
 // cluster, and not contiguous, because the stream numbers all topics
 // together. JetStream's message ids de-duplicate retried publishes, and its
-// expected-last-subject-sequence check is the protocol's if_seq. A node
-// reads a session's messages through one ordered consumer per session it
-// has clients in (interest: a session's traffic reaches only nodes with
-// clients in it), which starts with the last message of each of the
-// session's topics, so that the node knows every topic's seq and retained
-// value before a client joins. Recovery reads the stream.
+// expected-last-subject-sequence check is the protocol's if_seq. The stream
+// republishes every stored message in its order; a node subscribes to the
+// republished messages of each session it has clients in (interest: a
+// session's traffic reaches only nodes with clients in it) and reads from
+// the stream whatever it missed (delivery.go). Before a session's first
+// client joins a node, the node reads the last message of each of the
+// session's topics, so that it knows every topic's seq and retained value.
+// Recovery reads the stream.
 package natsengine
 
 import (
