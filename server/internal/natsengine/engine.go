@@ -516,10 +516,15 @@ func retriable(err error, idempotent bool) bool {
 // process" (nats.go names no constant for it).
 const jsErrDuplicateInProcess jetstream.ErrorCode = 10158
 
-// publishErr maps JetStream's wrong-last-sequence error to conflict.
+// errCodeWrongLastSequenceConstant is JetStream's wrong-last-sequence error
+// without the current seq (10164), which replicated streams may answer.
+const errCodeWrongLastSequenceConstant jetstream.ErrorCode = 10164
+
+// publishErr maps JetStream's wrong-last-sequence errors to conflict.
 func publishErr(err error) error {
 	var apiErr *jetstream.APIError
-	if errors.As(err, &apiErr) && apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence {
+	if errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+		apiErr.ErrorCode == errCodeWrongLastSequenceConstant) {
 		cur := ""
 		if _, after, ok := strings.Cut(apiErr.Description, "wrong last sequence: "); ok {
 			cur = " " + after

@@ -1,8 +1,11 @@
 package natsengine
 
 import (
+	"errors"
 	"strings"
 	"testing"
+
+	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/switchboardhq/switchboard/protocol"
 )
@@ -59,4 +62,17 @@ func FuzzSessionToken(f *testing.F) {
 			t.Fatalf("%q decodes to %q which encodes to %q", id, d, encodeSession(d))
 		}
 	})
+}
+
+func TestPublishErrConflict(t *testing.T) {
+	for _, code := range []jetstream.ErrorCode{jetstream.JSErrCodeStreamWrongLastSequence, errCodeWrongLastSequenceConstant} {
+		err := publishErr(&jetstream.APIError{ErrorCode: code, Description: "wrong last sequence: 7"})
+		var pe *protocol.Error
+		if !errors.As(err, &pe) || pe.Code != protocol.CodeConflict {
+			t.Errorf("code %d: %v", code, err)
+		}
+	}
+	if err := publishErr(errors.New("other")); err.Error() != "other" {
+		t.Errorf("other errors change: %v", err)
+	}
 }
