@@ -2,8 +2,10 @@ package server
 
 import (
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -404,6 +406,19 @@ func TestConformanceAdminAPIAndPresenceSeeEveryNode(t *testing.T) {
 		_, out = nodes[2].api(t, "GET", "/api/v1/sessions/s/history?topic=room", testToken, "")
 		if ms, _ := out["messages"].([]any); len(ms) != 1 {
 			t.Fatalf("history: %v", out)
+		}
+		if cluster {
+			req, _ := http.NewRequest("GET", nodes[1].base+"/metrics", nil)
+			req.Header.Set("Authorization", "Bearer "+testToken)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatal(err)
+			}
+			body, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if !strings.Contains(string(body), "switchboard_cluster_gaps_lost_total 0") {
+				t.Fatalf("metrics lack the cluster's gap counters")
+			}
 		}
 	})
 }

@@ -96,6 +96,18 @@ func newServerMetrics(s *Server) *serverMetrics {
 		m.closes, m.refused, m.latency, m.tlsLoad,
 		&hubCollector{s: s, m: m},
 	)
+	if e := s.engine; e != nil {
+		m.reg.MustRegister(
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "switchboard_cluster_gaps_filled_total",
+				Help: "Times this cluster node missed republished messages and read them from the stream (docs/cluster.md).",
+			}, func() float64 { f, _ := e.Gaps(); return float64(f) }),
+			prometheus.NewCounterFunc(prometheus.CounterOpts{
+				Name: "switchboard_cluster_gaps_lost_total",
+				Help: "Times messages this cluster node missed were no longer stored: its subscribers missed them.",
+			}, func() float64 { _, l := e.Gaps(); return float64(l) }),
+		)
+	}
 	m.handler = promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{ErrorLog: promLogger{s}})
 	return m
 }
