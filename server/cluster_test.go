@@ -38,6 +38,12 @@ func freePorts(t *testing.T, n int) []int {
 // adjust each node's ClusterConfig.
 func newCluster(t *testing.T, n, replicas int, opts ...func(*ClusterConfig)) []*testServer {
 	t.Helper()
+	return newClusterWith(t, n, replicas, Config{}, opts...)
+}
+
+// newClusterWith is newCluster with base as every node's configuration.
+func newClusterWith(t *testing.T, n, replicas int, base Config, opts ...func(*ClusterConfig)) []*testServer {
+	t.Helper()
 	ports := freePorts(t, n)
 	var routes []string
 	for _, p := range ports {
@@ -48,18 +54,15 @@ func newCluster(t *testing.T, n, replicas int, opts ...func(*ClusterConfig)) []*
 	var wg sync.WaitGroup
 	for i := range n {
 		wg.Go(func() {
-			cfg := Config{
-				Logger:     quietLogger(),
-				AdminToken: testToken,
-				Version:    "test",
-				Cluster: &ClusterConfig{
-					Embedded:      true,
-					EmbeddedName:  fmt.Sprintf("node-%d", i),
-					ClusterName:   "test",
-					ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
-					Routes:        routes,
-					Replicas:      replicas,
-				},
+			cfg := base
+			cfg.Logger, cfg.AdminToken, cfg.Version = quietLogger(), testToken, "test"
+			cfg.Cluster = &ClusterConfig{
+				Embedded:      true,
+				EmbeddedName:  fmt.Sprintf("node-%d", i),
+				ClusterName:   "test",
+				ClusterListen: fmt.Sprintf("127.0.0.1:%d", ports[i]),
+				Routes:        routes,
+				Replicas:      replicas,
 			}
 			for _, o := range opts {
 				o(cfg.Cluster)
@@ -86,8 +89,13 @@ func newCluster(t *testing.T, n, replicas int, opts ...func(*ClusterConfig)) []*
 // cluster with NATS, the one server n times in memory, so that every
 // behaviour a test checks across nodes holds identically on one.
 func forEachEngine(t *testing.T, n int, test func(t *testing.T, nodes []*testServer, cluster bool)) {
+	forEachEngineWith(t, n, Config{}, test)
+}
+
+// forEachEngineWith is forEachEngine with base as the configuration.
+func forEachEngineWith(t *testing.T, n int, base Config, test func(t *testing.T, nodes []*testServer, cluster bool)) {
 	t.Run("memory", func(t *testing.T) {
-		s := newServer(t, Config{})
+		s := newServer(t, base)
 		nodes := make([]*testServer, n)
 		for i := range nodes {
 			nodes[i] = s
@@ -95,7 +103,7 @@ func forEachEngine(t *testing.T, n int, test func(t *testing.T, nodes []*testSer
 		test(t, nodes, false)
 	})
 	t.Run("nats", func(t *testing.T) {
-		test(t, newCluster(t, n, 1), true)
+		test(t, newClusterWith(t, n, 1, base), true)
 	})
 }
 
@@ -456,5 +464,57 @@ func TestConformancePresenceEventsCrossNodes(t *testing.T) {
 		other := nodes[1].connect(t, "eve", "other")
 		other.subscribe("room")
 		watcher.expectNothing()
+	})
+}
+
+// A service connection's all-sessions subscription and its replies reach
+// every session, also of clients on other nodes; nothing else does.
+func TestConformanceServiceClientAcrossNodes(t *testing.T) {
+	forEachEngineWith(t, 3, Config{AuthSecret: testSecret}, func(t *testing.T, nodes []*testServer, cluster bool) {
+		svcClaims := claimsFor("billing", "backend")
+		svcClaims.Service = true
+		svc := nodes[0].hello(t, "billing", "backend", mint(t, testSecret, svcClaims)).mustWelcome()
+		a := nodes[1].hello(t, "a", "A", mint(t, testSecret, claimsFor("a", "A"))).mustWelcome()
+		b := nodes[2].hello(t, "b", "B", mint(t, testSecret, claimsFor("b", "B"))).mustWelcome()
+		svc.send(`{"type":"subscribe","id":"s","topic":"orders.>","all_sessions":true}`)
+		svc.expect("ack")
+		// The service's interest reaches the other nodes within moments.
+		waitFor(t, "the service to hear session A", func() bool {
+			a.send(`{"type":"publish","id":"w","topic":"orders.warmup","payload":0}`)
+			a.expect("ack")
+			_, err := svc.tryRead(200 * time.Millisecond)
+			return err == nil
+		})
+		a.send(`{"type":"publish","id":"1","topic":"orders.new","payload":"a1"}`)
+		a.expect("ack")
+		m1 := svc.expect("message")
+		for m1.Topic == "orders.warmup" { // late ones
+			m1 = svc.expect("message")
+		}
+		b.send(`{"type":"publish","id":"1","topic":"orders.new","payload":"b1"}`)
+		b.expect("ack")
+		m2 := svc.expect("message")
+		if m1.SessionID != "A" || m2.SessionID != "B" || string(m1.Payload) != `"a1"` || string(m2.Payload) != `"b1"` {
+			t.Fatalf("service got %s %s", js(m1), js(m2))
+		}
+		// A request in session A (on node 1) answered by the service (node 0).
+		a.send(`{"type":"request","id":"q","topic":"orders.quote","payload":1}`)
+		req := svc.expect("message")
+		if req.SessionID != "A" || req.ReplyTo == "" {
+			t.Fatalf("request %s", js(req))
+		}
+		svc.send(fmt.Sprintf(`{"type":"reply","id":"r","reply_to":%q,"payload":"42","session_id":%q}`, req.ReplyTo, req.SessionID))
+		svc.expect("ack")
+		if r := a.expect("response"); r.ID != "q" || string(r.Payload) != `"42"` {
+			t.Fatalf("response %s", js(r))
+		}
+		// The service publishes into session B, on node 2.
+		b.subscribe("invoices")
+		svc.send(`{"type":"publish","id":"p","topic":"invoices","payload":"for B","session_id":"B"}`)
+		svc.expect("ack")
+		if m := b.expect("message"); m.SessionID != "B" || m.PublisherName != "billing" {
+			t.Fatalf("B got %s", js(m))
+		}
+		a.expectNothing()
 	})
 }

@@ -59,7 +59,9 @@ func (h *Hub) forwardRequest(s *session, c *Conn, p *pending, topic string, b []
 
 // DeliverRequest implements Sink.
 func (h *Hub) DeliverRequest(sessionID, topic, replyTo, origin string, b []byte, timeout time.Duration) int {
-	s := h.lockSession(sessionID, false)
+	// With service connections here, a session without clients here is
+	// made to keep the request for their reply.
+	s := h.lockSession(sessionID, h.sec.services.Load() != nil)
 	if s == nil {
 		return 0
 	}

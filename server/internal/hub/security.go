@@ -225,8 +225,10 @@ func (h *Hub) servicesChangedLocked(c *Conn) {
 	}
 	if len(h.sec.svcSet) == 0 {
 		h.sec.services.Store(nil)
+		h.serviceInterest(false) // cluster_services.go
 		return
 	}
+	h.serviceInterest(true)
 	list := make([]svcEntry, 0, len(h.sec.svcSet))
 	for sc := range h.sec.svcSet {
 		list = append(list, svcEntry{conn: sc, patterns: slices.Clone(sc.sec.svc)})

@@ -48,7 +48,7 @@ func newSession(h *Hub, id string, shard int) *session {
 
 func (s *session) isEmpty() bool {
 	return len(s.members) == 0 && len(s.streams) == 0 && len(s.wild) == 0 && len(s.requests) == 0 &&
-		len(s.dedup) == 0
+		len(s.dedup) == 0 && len(s.remote) == 0
 }
 
 // stream is one (session, topic): its sequence, epoch, history, exact

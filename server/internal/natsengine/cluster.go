@@ -64,20 +64,24 @@ func (e *Engine) startCluster() error {
 func (e *Engine) Interest(session, pattern string, on bool) {
 	prefix := e.cfg.Prefix + ".q." + encodeSession(session) + "."
 	e.toggle(session+"\x00"+pattern, prefix+pattern, on, func(msg *nats.Msg) {
-		h := msg.Header
-		if h.Get(hdrNode) == e.node {
-			return // its own, delivered there already
-		}
-		topic, ok := strings.CutPrefix(msg.Subject, prefix)
-		if !ok {
-			return
-		}
-		ms, _ := strconv.Atoi(h.Get(hdrTimeout))
-		n := e.sink.DeliverRequest(session, topic, h.Get(hdrReplyTo), h.Get(hdrNode), msg.Data, time.Duration(ms)*time.Millisecond)
-		if n > 0 && msg.Reply != "" {
-			msg.Respond(nil)
+		if topic, ok := strings.CutPrefix(msg.Subject, prefix); ok {
+			e.deliverRequest(session, topic, msg)
 		}
 	})
+}
+
+// deliverRequest hands a request forwarded by another node to the hub and,
+// when somebody here got it, tells the forwarding node so.
+func (e *Engine) deliverRequest(session, topic string, msg *nats.Msg) {
+	h := msg.Header
+	if h.Get(hdrNode) == e.node {
+		return // its own, delivered there already
+	}
+	ms, _ := strconv.Atoi(h.Get(hdrTimeout))
+	n := e.sink.DeliverRequest(session, topic, h.Get(hdrReplyTo), h.Get(hdrNode), msg.Data, time.Duration(ms)*time.Millisecond)
+	if n > 0 && msg.Reply != "" {
+		msg.Respond(nil)
+	}
 }
 
 // toggle subscribes handle to subject under key (on), or ends that
