@@ -233,8 +233,8 @@ func TestBridgeNATSRequestAnsweredByWebSocketReply(t *testing.T) {
 	var msg protocol.Frame
 	waitFor(t, "the responder's interest to reach node 0", func() bool {
 		request("sb.s.svc.echo", `"ping"`)
-		f, err := responder.tryRead(200 * time.Millisecond)
-		if err != nil {
+		f, ok := responder.poll(300*time.Millisecond, isMessage)
+		if !ok {
 			refused(protocol.CodeNoResponders)
 			return false
 		}
