@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"net/http"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -92,20 +91,7 @@ func serveNode(t *testing.T, name string, srv *server.Server) *clusterNode {
 		t.Error(err)
 		return nil
 	}
-	hs := &http.Server{Handler: srv.Handler()}
-	served := make(chan struct{})
-	go func() {
-		defer close(served)
-		_ = hs.Serve(ln)
-	}()
-	var once sync.Once
-	stop := func() {
-		once.Do(func() {
-			_ = hs.Close()  // the listener first: nobody reconnects to it
-			_ = srv.Close() // WebSockets closed with 4000, then the engine and its NATS server
-			<-served
-		})
-	}
+	stop := serve(ln, srv)
 	t.Cleanup(stop)
 	return &clusterNode{name: name, url: "ws://" + ln.Addr().String() + "/ws", srv: srv, stop: stop}
 }

@@ -46,6 +46,15 @@ func startTestServer(t *testing.T, addr string) *testServer {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stop := serve(ln, srv)
+	t.Cleanup(stop)
+	return &testServer{url: "ws://" + ln.Addr().String() + "/ws", addr: ln.Addr().String(), stop: stop, srv: srv}
+}
+
+// serve serves srv on ln until the returned stop (idempotent): it closes
+// the listener first, so that nobody reconnects to it, then the server
+// (WebSockets closed with 4000; in a cluster, its engine and NATS server).
+func serve(ln net.Listener, srv *server.Server) (stop func()) {
 	hs := &http.Server{Handler: srv.Handler()}
 	served := make(chan struct{})
 	go func() {
@@ -53,15 +62,13 @@ func startTestServer(t *testing.T, addr string) *testServer {
 		_ = hs.Serve(ln)
 	}()
 	var once sync.Once
-	stop := func() {
+	return func() {
 		once.Do(func() {
-			_ = hs.Close()  // stop accepting first, so clients cannot reconnect to it
-			_ = srv.Close() // then close the WebSockets with 4000
+			_ = hs.Close()
+			_ = srv.Close()
 			<-served
 		})
 	}
-	t.Cleanup(stop)
-	return &testServer{url: "ws://" + ln.Addr().String() + "/ws", addr: ln.Addr().String(), stop: stop, srv: srv}
 }
 
 // listen listens on addr, retrying while a just-closed server still holds

@@ -488,8 +488,9 @@ func TestConformancePresenceEventsCrossNodes(t *testing.T) {
 	})
 }
 
-// A service connection's all-sessions subscription and its replies reach
-// every session, also of clients on other nodes; nothing else does.
+// A service token reaches every session, also of clients on other nodes:
+// its all-sessions subscription, its replies, its publishes into a chosen
+// session. Nothing else does.
 func TestConformanceServiceClientAcrossNodes(t *testing.T) {
 	forEachEngineWith(t, 3, Config{AuthSecret: testSecret}, func(t *testing.T, nodes []*testServer, cluster bool) {
 		svcClaims := claimsFor("billing", "backend")
@@ -497,6 +498,11 @@ func TestConformanceServiceClientAcrossNodes(t *testing.T) {
 		svc := nodes[0].hello(t, "billing", "backend", mint(t, testSecret, svcClaims)).mustWelcome()
 		a := nodes[1].hello(t, "a", "A", mint(t, testSecret, claimsFor("a", "A"))).mustWelcome()
 		b := nodes[2].hello(t, "b", "B", mint(t, testSecret, claimsFor("b", "B"))).mustWelcome()
+		plain := nodes[0].hello(t, "plain", "P", mint(t, testSecret, claimsFor("plain", "P"))).mustWelcome()
+		plain.send(`{"type":"subscribe","id":"x","topic":"orders.>","all_sessions":true}`)
+		plain.expectError(protocol.CodeForbidden, "x")
+		plain.send(`{"type":"publish","id":"y","topic":"orders.new","payload":1,"session_id":"A"}`)
+		plain.expectError(protocol.CodeForbidden, "y")
 		svc.send(`{"type":"subscribe","id":"s","topic":"orders.>","all_sessions":true}`)
 		svc.expect("ack")
 		// The service's interest reaches the other nodes within moments.
@@ -537,5 +543,6 @@ func TestConformanceServiceClientAcrossNodes(t *testing.T) {
 			t.Fatalf("B got %s", js(m))
 		}
 		a.expectNothing()
+		plain.expectNothing()
 	})
 }

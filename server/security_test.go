@@ -304,54 +304,6 @@ func TestRefreshOpenMode(t *testing.T) {
 	}
 }
 
-// A service token reaches every session; nothing else does.
-func TestServiceClient(t *testing.T) {
-	s := newServer(t, Config{AuthSecret: testSecret})
-	svcClaims := claimsFor("billing", "backend")
-	svcClaims.Service = true
-	svc := s.hello(t, "billing", "backend", mint(t, testSecret, svcClaims)).mustWelcome()
-	a := s.hello(t, "a", "A", mint(t, testSecret, claimsFor("a", "A"))).mustWelcome()
-	b := s.hello(t, "b", "B", mint(t, testSecret, claimsFor("b", "B"))).mustWelcome()
-	plain := s.hello(t, "plain", "P", mint(t, testSecret, claimsFor("plain", "P"))).mustWelcome()
-
-	plain.send(`{"type":"subscribe","id":"x","topic":"orders.>","all_sessions":true}`)
-	plain.expectError(protocol.CodeForbidden, "x")
-	plain.send(`{"type":"publish","id":"y","topic":"orders.new","payload":1,"session_id":"A"}`)
-	plain.expectError(protocol.CodeForbidden, "y")
-
-	svc.send(`{"type":"subscribe","id":"s","topic":"orders.>","all_sessions":true}`)
-	svc.expect("ack")
-	a.send(`{"type":"publish","id":"1","topic":"orders.new","payload":"a1"}`)
-	a.expect("ack")
-	b.send(`{"type":"publish","id":"1","topic":"orders.new","payload":"b1"}`)
-	b.expect("ack")
-	m1, m2 := svc.expect("message"), svc.expect("message")
-	if m1.SessionID != "A" || m2.SessionID != "B" || string(m1.Payload) != `"a1"` {
-		t.Fatalf("service got %s %s", js(m1), js(m2))
-	}
-	plain.expectNothing()
-
-	a.send(`{"type":"subscribe","id":"2","topic":"invoices"}`)
-	a.expect("ack")
-	b.send(`{"type":"subscribe","id":"2","topic":"invoices"}`)
-	b.expect("ack")
-	svc.send(`{"type":"publish","id":"p","topic":"invoices","payload":"for A","session_id":"A"}`)
-	svc.expect("ack")
-	if m := a.expect("message"); m.SessionID != "A" || m.PublisherName != "billing" {
-		t.Fatalf("A got %s", js(m))
-	}
-	b.expectNothing()
-
-	// Request/reply across: a request in B answered by the service.
-	a.send(`{"type":"request","id":"q","topic":"orders.quote","payload":1}`)
-	req := svc.expect("message")
-	svc.send(fmt.Sprintf(`{"type":"reply","id":"r","reply_to":%q,"payload":"42","session_id":%q}`, req.ReplyTo, req.SessionID))
-	svc.expect("ack")
-	if r := a.expect("response"); r.ID != "q" || string(r.Payload) != `"42"` {
-		t.Fatalf("response %s", js(r))
-	}
-}
-
 // Cross-site WebSocket hijacking: a page of a disallowed origin cannot open
 // a connection, so it can neither act with the user's network position nor
 // read what the session receives. The default allows the same origin only.
