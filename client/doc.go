@@ -142,7 +142,9 @@
 // publish that reached the lost node, whose ack was lost with it, and that
 // is sent again to another node is stored exactly once only when the nodes
 // share their de-duplication state; between independent nodes it may be
-// stored twice (at least once).
+// stored twice (at least once). The nodes of a cluster over NATS
+// (docs/cluster.md) share both: there a client recovers on the next node
+// with no gap and no duplicate, and a resent publish is stored once.
 //
 // # Presence
 //
