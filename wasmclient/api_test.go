@@ -202,7 +202,8 @@ func TestCloseFromHandler(t *testing.T) {
 	url := testServerURL(t)
 	api := testAPI(t)
 	states := newRecorder(t)
-	c := mustAwait(t, call(t, api, "connect", obj(t, "url", url, "name", "closer", "sessionId", uniqueSession("close"),
+	session := uniqueSession("close")
+	c := mustAwait(t, call(t, api, "connect", obj(t, "url", url, "name", "closer", "sessionId", session,
 		"onState", states.fn)))
 	closing := newRecorder(t)
 	h := jsEval(t, `(client, done) => (m) => { done(client.close()) }`)
@@ -211,7 +212,11 @@ func TestCloseFromHandler(t *testing.T) {
 		t.Fatal(err)
 	}
 	mustAwait(t, call(t, c, "subscribe", "bye", handler))
-	mustAwait(t, call(t, c, "publish", "bye", 1))
+	// Published by another client: the handler's close must not race the
+	// publisher's own acknowledgement.
+	p := mustAwait(t, call(t, api, "connect", obj(t, "url", url, "name", "publisher", "sessionId", session)))
+	mustAwait(t, call(t, p, "publish", "bye", 1))
+	defer mustAwait(t, call(t, p, "close"))
 	mustAwait(t, closing.next(t)) // the promise close() returned
 	states.nextWhere(t, func(v safejs.Value) bool { return str(v) == "closed" })
 }
