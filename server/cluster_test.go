@@ -326,8 +326,19 @@ func TestConformanceRequestReplyAndSendAcrossNodes(t *testing.T) {
 
 		// send by client id reaches a client on another node, and nobody else.
 		target := nodes[2].connect(t, "target", "s")
-		requester.send(fmt.Sprintf(`{"type":"send","id":"d1","to":%q,"topic":"direct","payload":"hi"}`, target.id))
-		requester.expect("ack")
+		// (The target's subscription reaches node 0 within moments: until
+		// then it is not_found, and nothing is delivered.)
+		waitFor(t, "the target to be reachable from node 0", func() bool {
+			requester.send(fmt.Sprintf(`{"type":"send","id":"d1","to":%q,"topic":"direct","payload":"hi"}`, target.id))
+			f := requester.read()
+			if f.Type == "error" && f.Code == protocol.CodeNotFound {
+				return false
+			}
+			if f.Type != "ack" {
+				t.Fatalf("send: %s", js(f))
+			}
+			return true
+		})
 		got := target.expect("message")
 		if got.From != requester.id || string(got.Payload) != `"hi"` || got.SessionID != "s" {
 			t.Fatalf("send: %s", js(got))
