@@ -63,14 +63,16 @@ func (s *Server) startClusterAdmin() error {
 	if s.engine == nil {
 		return nil
 	}
-	s.started = time.Now()
 	return s.engine.StartAdmin(s.nodeInfoJSON, s.answerAdmin)
 }
 
+// nodeInfo describes this node (id "single" without a cluster).
 func (s *Server) nodeInfo() NodeInfo {
 	st := s.hub.Stats()
-	n := NodeInfo{ID: s.engine.NodeID(), NATS: s.engine.ClientURL(), Version: s.cfg.Version,
-		Started: s.started, Clients: st.Connections, Sessions: st.Sessions}
+	n := NodeInfo{ID: "single", Version: s.cfg.Version, Started: s.started, Clients: st.Connections, Sessions: st.Sessions}
+	if s.engine != nil {
+		n.ID, n.NATS = s.engine.NodeID(), s.engine.ClientURL()
+	}
 	if a := s.listenAddr.Load(); a != nil {
 		n.Addr = *a
 	}
@@ -246,11 +248,8 @@ func (s *Server) clusterBroadcast(ctx context.Context, topic string, payload []b
 // mode, every node heard of.
 func (s *Server) handleCluster(c echo.Context) error {
 	if s.engine == nil {
-		st := s.hub.Stats()
-		n := NodeInfo{ID: "single", Version: s.cfg.Version, Clients: st.Connections, Sessions: st.Sessions, Self: true}
-		if a := s.listenAddr.Load(); a != nil {
-			n.Addr = *a
-		}
+		n := s.nodeInfo()
+		n.Self = true
 		return c.JSON(http.StatusOK, map[string]any{"mode": "single", "node": n.ID, "nodes": []NodeInfo{n}})
 	}
 	nodes := []NodeInfo{}

@@ -71,7 +71,7 @@ type Server struct {
 	hist   *historyStore      // history.go
 	engine *natsengine.Engine // nil: a single node (cluster.go)
 
-	started    time.Time              // cluster_admin.go
+	started    time.Time              // set by New (cluster_admin.go)
 	listenAddr atomic.Pointer[string] // set by Run
 }
 
@@ -113,8 +113,9 @@ func New(cfg Config) (*Server, error) {
 			HistoryBytes:     cfg.HistoryBytes,
 			Engine:           eng,
 		}),
-		hist:   hist,
-		engine: engine,
+		hist:    hist,
+		engine:  engine,
+		started: time.Now(),
 	}
 	if err := s.hub.Load(); err != nil {
 		s.closeEngine()

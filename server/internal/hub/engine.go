@@ -133,13 +133,7 @@ func (h *Hub) Deliver(d *Delivery) {
 	if d.Initial {
 		return
 	}
-	var publisher *Conn
-	if d.From != "" {
-		if c := s.members[d.From]; c != nil {
-			publisher = c
-		}
-	}
-	n := s.fanout(st, m.Topic, b, publisher)
+	n := s.fanout(st, m.Topic, b, s.members[d.From]) // nil unless the publisher is here
 	if h.watched() {
 		h.observe(KindPublish, m, n, s.shard, now)
 	}
@@ -160,15 +154,21 @@ func (h *Hub) watch(sessionID string) error {
 // store keeps it).
 func (h *Hub) unwatch(s *session) {
 	s.mu.Lock()
-	if len(s.members) == 0 {
-		for topic, st := range s.streams {
-			if len(st.subs) == 0 {
-				delete(s.streams, topic)
-			}
-		}
-	}
+	s.forgetStreams()
 	s.mu.Unlock()
 	h.eng.Unwatch(s.id)
+}
+
+// forgetStreams drops what this node knew of s's topics once s has no
+// client here (cluster mode: the engine's store keeps them; a Deliver after
+// the last client left may have made some again). Called with s.mu held.
+func (s *session) forgetStreams() {
+	if len(s.members) > 0 {
+		return
+	}
+	for _, st := range s.streams {
+		s.deleteStream(st)
+	}
 }
 
 // publishEngine is publish in cluster mode: the engine orders and stores m,
@@ -227,8 +227,8 @@ func (s *session) recoverEngine(st *stream, c *Conn, since *protocol.Since) (boo
 }
 
 // publishToSessionEngine is PublishToSession in cluster mode: it waits for
-// the engine to store m. delivered counts this node's connections only
-// (-1: unknown, the engine delivers asynchronously).
+// the engine to store m. delivered is -1: unknown, every node delivers
+// asynchronously.
 func (h *Hub) publishToSessionEngine(m *protocol.Message) (uint64, int, error) {
 	type result struct {
 		seq uint64
@@ -236,10 +236,12 @@ func (h *Hub) publishToSessionEngine(m *protocol.Message) (uint64, int, error) {
 	}
 	ch := make(chan result, 1)
 	h.eng.Publish(m, "", "", "", nil, func(seq uint64, _ bool, err error) { ch <- result{seq, err} })
+	t := time.NewTimer(engineTimeout)
+	defer t.Stop()
 	select {
 	case r := <-ch:
 		return r.seq, -1, r.err
-	case <-time.After(engineTimeout):
+	case <-t.C:
 		return 0, 0, errUnavailable
 	}
 }

@@ -397,12 +397,7 @@ func (h *Hub) Sweep(now time.Time) {
 				continue
 			}
 			if h.eng != nil {
-				// The engine's store keeps the streams: this node keeps
-				// their seq and retained value while it has clients here.
-				if len(s.members) == 0 {
-					s.deleteStream(st)
-				}
-				continue
+				continue // forgetStreams below
 			}
 			if st.retained != nil {
 				if len(s.members) == 0 && now.Sub(s.emptySince) > h.opts.RetainTTL {
@@ -415,6 +410,9 @@ func (h *Hub) Sweep(now time.Time) {
 			if st.hist.Len() == 0 && now.Sub(st.lastUsed) > h.opts.StreamTTL {
 				s.deleteStream(st)
 			}
+		}
+		if h.eng != nil {
+			s.forgetStreams() // (the engine's store keeps them)
 		}
 		s.sweepDedup(ns)
 		s.sweepRemote(now)

@@ -436,14 +436,10 @@ func (e *Engine) publish(m *protocol.Message, origin, from, msgID string, ifSeq 
 	// Too many publishes await their acks (the stream is slower than the
 	// publishers): wait here, which holds back this connection's next
 	// publishes, rather than drop it. Bounded like a retry.
-	for deadline := time.Now().Add(publishRetry); errors.Is(err, jetstream.ErrTooManyStalledMsgs) && time.Now().Before(deadline); {
-		select {
-		case <-e.quit:
-		default:
-			fut, err = e.js.PublishMsgAsync(msg, opts...)
-			continue
-		}
-		break
+	// (Each attempt itself waits a while for the backlog to shrink.)
+	for deadline := time.Now().Add(publishRetry); errors.Is(err, jetstream.ErrTooManyStalledMsgs) &&
+		time.Now().Before(deadline) && !e.closing(); {
+		fut, err = e.js.PublishMsgAsync(msg, opts...)
 	}
 	go e.awaitAck(msg, msgID != "", fut, err, done)
 }
@@ -646,3 +642,13 @@ func (e *Engine) Close() {
 // them from the stream (filled), and how often some were no longer stored
 // (lost: this node's subscribers missed them).
 func (e *Engine) Gaps() (filled, lost uint64) { return e.gapsFilled.Load(), e.gapsLost.Load() }
+
+// closing reports whether Close has begun.
+func (e *Engine) closing() bool {
+	select {
+	case <-e.quit:
+		return true
+	default:
+		return false
+	}
+}
